@@ -10,9 +10,12 @@
 //! It must not depend on tokio, kube, an HTTP client or `std::fs`.
 #![warn(missing_docs)]
 
+pub mod config_set;
+pub mod defaults;
 pub mod document;
 pub mod generated;
 pub mod meta;
 pub mod validate;
 
+pub use config_set::{ConfigSet, Object, Origin, ParseError, Reading, parse_config_set};
 pub use generated::*;

@@ -1,0 +1,1 @@
+//! Defaults, applied as EKS Anywhere applies them.
