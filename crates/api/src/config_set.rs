@@ -336,11 +336,6 @@ impl ConfigSet {
     pub fn to_yaml(&self) -> String {
         let mut docs: Vec<Value> = vec![serde_json::to_value(&self.cluster).unwrap_or(Value::Null)];
         docs.extend(self.objects.iter().map(|(o, _)| o.to_value()));
-        docs.iter().map(to_yaml).collect::<Vec<_>>().join("---\n")
+        crate::yaml::to_string_multi(&docs, crate::yaml::KeyOrder::AsIs)
     }
-}
-
-/// Serialises one value as a YAML document (block style, two-space indent).
-pub fn to_yaml(value: &Value) -> String {
-    serde_saphyr::to_string(value).unwrap_or_default()
 }

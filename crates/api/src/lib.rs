@@ -10,12 +10,15 @@
 //! It must not depend on tokio, kube, an HTTP client or `std::fs`.
 #![warn(missing_docs)]
 
+pub mod annotations;
 pub mod config_set;
 pub mod defaults;
 pub mod document;
+pub mod generate;
 pub mod generated;
 pub mod meta;
 pub mod validate;
+pub mod yaml;
 
 pub use config_set::{ConfigSet, Object, Origin, ParseError, Reading, parse_config_set};
 pub use generated::*;
