@@ -257,9 +257,7 @@ pub fn parse_config_set(text: &str, reading: Reading) -> Result<ConfigSet, Parse
         if kind == "Cluster" {
             let c: Cluster = document::decode(&value, fields).map_err(wrap)?;
             if let Some((_, first)) = &cluster {
-                if reading == Reading::Strict {
-                    return Err(ParseError::SecondCluster { line: doc.line, first_line: first.line });
-                }
+                return Err(ParseError::SecondCluster { line: doc.line, first_line: first.line });
             }
             cluster = Some((c, origin));
             continue;

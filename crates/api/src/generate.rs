@@ -112,6 +112,10 @@ impl FromStr for Provider {
     }
 }
 
+/// The Kubernetes version a generated Cluster gets when none is asked for: the newest the
+/// default release catalog supports.
+pub const DEFAULT_KUBERNETES_VERSION: &str = "1.36";
+
 /// The default Cluster EKS Anywhere generates before any provider is applied: the newest
 /// Kubernetes version, the default pod and service CIDRs, Cilium, and self-managed.
 pub fn default_cluster(name: &str, kubernetes_version: &str) -> Value {

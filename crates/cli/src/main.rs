@@ -1,1 +1,97 @@
-fn main() {}
+//! `anywhere`: run and manage Kubernetes clusters on your own hardware and at the edge.
+//!
+//! The binary owns what only a binary may: argument parsing, environment variables, the tracing
+//! subscriber and exit codes. Each command maps its arguments to an options struct and calls one
+//! library function (see `commands/`).
+
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+mod commands;
+mod input;
+
+/// Run and manage Kubernetes clusters on your own hardware and at the edge.
+///
+/// Spec files are EKS Anywhere's (`anywhere.eks.amazonaws.com/v1alpha1`); command names follow
+/// `eksctl anywhere`.
+#[derive(Debug, Parser)]
+#[command(name = "anywhere", version, propagate_version = true, max_term_width = 100)]
+struct Cli {
+    /// Log verbosity: 0 warnings only, 1 progress, 2 debug, 3 and more trace. Logs go to stderr.
+    #[arg(short = 'v', long = "verbosity", global = true, default_value_t = 0, value_name = "LEVEL")]
+    verbosity: u8,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check a cluster spec file without touching any infrastructure.
+    Validate(commands::validate::Args),
+    /// Generate a spec or other configuration.
+    #[command(subcommand)]
+    Generate(Generate),
+    /// Print the version of anywhere and of its release catalog.
+    Version(commands::version::Args),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
+    Completion(CompletionArgs),
+    /// Replay EKS Anywhere's own test cases against anywhere.
+    #[command(subcommand)]
+    Conformance(Conformance),
+}
+
+#[derive(Debug, Subcommand)]
+enum Generate {
+    /// Print a sample cluster spec for a provider.
+    #[command(name = "clusterconfig")]
+    ClusterConfig(commands::generate::ClusterConfigArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum Conformance {
+    /// Run API parse/validate cases (the format of conformance/eksa/cases/api.yaml).
+    Api(commands::conformance::Args),
+}
+
+#[derive(Debug, Args)]
+struct CompletionArgs {
+    /// The shell.
+    shell: clap_complete::Shell,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(cli.verbosity);
+    let result = match cli.command {
+        Command::Validate(args) => commands::validate::run(args),
+        Command::Generate(Generate::ClusterConfig(args)) => commands::generate::cluster_config(args),
+        Command::Version(args) => commands::version::run(args),
+        Command::Completion(args) => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(args.shell, &mut cmd, "anywhere", &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Conformance(Conformance::Api(args)) => commands::conformance::api(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            commands::print_error(&err);
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn init_tracing(verbosity: u8) {
+    let level = match verbosity {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("ANYWHERE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+}

@@ -1,0 +1,26 @@
+//! `anywhere conformance api --cases FILE --data DIR [--data DIR...]`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Result;
+
+use anywhere_conformance::DataDirs;
+
+/// Arguments of `anywhere conformance api`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The case catalogue (the format of conformance/eksa/cases/api.yaml).
+    #[arg(long = "cases", value_name = "FILE")]
+    cases: PathBuf,
+    /// A directory case inputs are looked up in; repeat to search several, in order.
+    #[arg(long = "data", value_name = "DIR", required = true)]
+    data: Vec<PathBuf>,
+}
+
+/// Runs every case; exits 1 when any case failed.
+pub fn api(args: Args) -> Result<ExitCode> {
+    let report = anywhere_conformance::api::run(&args.cases, &DataDirs(args.data))?;
+    print!("{report}");
+    Ok(if report.failed() == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}

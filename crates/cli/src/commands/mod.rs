@@ -1,0 +1,15 @@
+//! One module per command. Each maps its arguments to library calls and prints the result.
+
+pub mod conformance;
+pub mod generate;
+pub mod validate;
+pub mod version;
+
+/// Prints an error chain the way every command reports failures: the error, each cause on its
+/// own `caused by:` line.
+pub fn print_error(err: &anyhow::Error) {
+    eprintln!("error: {err}");
+    for cause in err.chain().skip(1) {
+        eprintln!("  caused by: {cause}");
+    }
+}
