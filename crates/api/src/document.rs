@@ -58,10 +58,12 @@ pub enum Error {
         limit: usize,
     },
     /// YAML syntax error or a budget (depth, aliases, nodes) exceeded.
-    #[error("{}invalid YAML: {message}", line.map(|l| format!("line {l}: ")).unwrap_or_default())]
+    #[error("{}invalid YAML: {message}", location(*line, *column))]
     Yaml {
-        /// Line of the problem, when known.
+        /// Line of the problem in the file, when known.
         line: Option<usize>,
+        /// Column of the problem, when known.
+        column: Option<usize>,
         /// What the YAML reader said.
         message: String,
     },
@@ -101,6 +103,14 @@ impl Error {
             Error::TooLarge { .. } => Some("split the file, or check that this is the file you meant"),
             _ => None,
         }
+    }
+}
+
+fn location(line: Option<usize>, column: Option<usize>) -> String {
+    match (line, column) {
+        (Some(l), Some(c)) => format!("line {l}, column {c}: "),
+        (Some(l), None) => format!("line {l}: "),
+        _ => String::new(),
     }
 }
 
@@ -243,9 +253,15 @@ pub fn parse_value(text: &str, first_line: usize) -> Result<Value, Error> {
         strict_booleans: true,
     };
     let value: Value = serde_saphyr::from_str_with_options(text, options).map_err(|e| {
-        let line = e.location().map(|l| l.line() as usize + first_line - 1);
-        let message = first_line_of(&e.without_snippet().to_string());
-        Error::Yaml { line, message }
+        let location = e.location();
+        let line = location.map(|l| l.line() as usize + first_line - 1);
+        let column = location.map(|l| l.column() as usize);
+        let mut message = first_line_of(&e.without_snippet().to_string());
+        // The reader's own "at line N, column M" counts from the document, not the file.
+        if let Some(i) = message.rfind(" at line ") {
+            message.truncate(i);
+        }
+        Error::Yaml { line, column, message }
     })?;
     Ok(value)
 }
@@ -338,7 +354,23 @@ fn shape_decode_error(path: String, raw: String) -> Error {
         return Error::Decode { path: full, message: format!("unknown field \"{field}\""), hint };
     }
     let path = if path.is_empty() || path == "." { "(document)".to_string() } else { path };
-    Error::Decode { path, message: raw.replace('`', "\""), hint: None }
+    Error::Decode { path, message: plain_type_words(&raw.replace('`', "\"")), hint: None }
+}
+
+/// serde's type names as a user would say them: `expected i64` becomes `expected an integer`.
+fn plain_type_words(msg: &str) -> String {
+    let Some((head, expected)) = msg.split_once(", expected ") else { return msg.to_string() };
+    let plain = match expected {
+        "i64" | "i32" | "u64" | "u32" | "i16" | "u16" | "i8" | "u8" => "an integer",
+        "f64" | "f32" => "a number",
+        "a boolean" | "bool" => "true or false",
+        "a sequence" => "a list",
+        "a map" => "a mapping",
+        "a string" => "a string",
+        e if e.starts_with("struct ") => "a mapping",
+        e => e,
+    };
+    format!("{head}, expected {plain}")
 }
 
 /// Removes the key at a dotted path such as `spec.foo[1].bar`; returns whether it was there.

@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use anywhere_api::document::{self, Fields, Split};
 use anywhere_api::meta::Resource;
-use anywhere_api::validate::{self, Violation};
+use anywhere_api::validate::{self, Resolver, Violation};
 use anywhere_api::{
     ConfigSet, NutanixDatacenterConfig, NutanixMachineConfig, Object, Reading, annotations, defaults,
 };
@@ -100,13 +100,15 @@ struct CaseFile {
 }
 
 /// Runs every case of `cases_file`, looking inputs up in `data`.
-pub fn run(cases_file: &Path, data: &DataDirs) -> Result<Report, Error> {
+///
+/// `resolver` answers the DNS lookups of proxy host names (rule B9 of the pack's README).
+pub fn run(cases_file: &Path, data: &DataDirs, resolver: &dyn Resolver) -> Result<Report, Error> {
     let value = crate::read_case_file(cases_file)?;
     let file: CaseFile = serde_json::from_value(value)
         .map_err(|e| Error::Format { path: cases_file.to_path_buf(), message: e.to_string() })?;
     let mut report = Report::default();
     for case in &file.cases {
-        report.cases.push(run_case(case, data));
+        report.cases.push(run_case(case, data, resolver));
     }
     Ok(report)
 }
@@ -144,13 +146,16 @@ struct Produced {
 }
 
 /// Runs one case.
-pub fn run_case(case: &Case, data: &DataDirs) -> CaseResult {
-    let mut result = CaseResult { id: case.id.clone(), status: Status::Passed, notes: Vec::new() };
+pub fn run_case(case: &Case, data: &DataDirs, resolver: &dyn Resolver) -> CaseResult {
+    let mut result = CaseResult { id: case.id.clone(), status: Status::Passed, notes: Vec::new(), error: None };
     if case.network_dependent {
         result.status = Status::Skipped("needs DNS resolution of a public name (network_dependent)".into());
         return result;
     }
-    let outcome = run_operation(case, data);
+    let outcome = run_operation(case, data, resolver);
+    if let Err(e) = &outcome {
+        result.error = Some(e.message.clone());
+    }
     result.status = match (case.expect.as_str(), outcome) {
         ("valid", Ok(produced)) => check_valid(case, &produced, &mut result.notes),
         ("valid", Err(e)) => Status::Failed(format!("expected valid, got error: {}", e.message)),
@@ -164,7 +169,7 @@ pub fn run_case(case: &Case, data: &DataDirs) -> CaseResult {
     result
 }
 
-fn run_operation(case: &Case, data: &DataDirs) -> Result<Produced, OpError> {
+fn run_operation(case: &Case, data: &DataDirs, resolver: &dyn Resolver) -> Result<Produced, OpError> {
     let op = case.operation.as_str();
     if op == "marshal_generated_cluster" {
         return marshal_generated(case, data);
@@ -187,7 +192,7 @@ fn run_operation(case: &Case, data: &DataDirs) -> Result<Produced, OpError> {
                 defaults::cluster(&mut cluster, &defaults::DefaultsOptions::default());
             }
             if op == "get_and_validate_cluster" {
-                let ctx = validate::ClusterContext { resolver: &validate::SystemResolver, ..Default::default() };
+                let ctx = validate::ClusterContext::new(resolver);
                 if let Some(v) = validate::cluster(&cluster, &ctx).first() {
                     return Err(OpError::rule(v));
                 }
@@ -476,6 +481,10 @@ fn check_target(produced: &Produced) -> Option<(Object, &'static str)> {
 
 /// Interprets one behavioural check; `None` when its wording is not one this runner knows.
 fn run_check(check: &str, produced: &Produced) -> Option<Result<(), String>> {
+    if check.contains("equal to expected_") {
+        // Verified by the comparison with the case's expected objects before the checks run.
+        return Some(Ok(()));
+    }
     let (mut object, kind) = check_target(produced)?;
     let c = check.to_ascii_lowercase();
     let flag = |ok: bool, what: &str| if ok { Ok(()) } else { Err(what.to_string()) };

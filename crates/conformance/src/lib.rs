@@ -37,6 +37,8 @@ pub struct CaseResult {
     pub status: Status,
     /// Notes that do not change the verdict (checks that could not be interpreted...).
     pub notes: Vec<String>,
+    /// The error anywhere returned, when it returned one.
+    pub error: Option<String>,
 }
 
 /// The outcome of a whole case file.
@@ -47,6 +49,25 @@ pub struct Report {
 }
 
 impl Report {
+    /// Every case, one line each, with the error anywhere returned: for reviewing that
+    /// rejections happen for the right reason.
+    pub fn detailed(&self) -> String {
+        let mut out = String::new();
+        for c in &self.cases {
+            let status = match &c.status {
+                Status::Passed => "pass".to_string(),
+                Status::Failed(why) => format!("FAIL ({why})"),
+                Status::Skipped(why) => format!("skip ({why})"),
+            };
+            out.push_str(&format!("{} {}", status, c.id));
+            if let Some(e) = &c.error {
+                out.push_str(&format!(": {e}"));
+            }
+            out.push('\n');
+        }
+        out
+    }
+
     /// Number of passed cases.
     pub fn passed(&self) -> usize {
         self.cases.iter().filter(|c| c.status == Status::Passed).count()
