@@ -169,13 +169,26 @@ pub fn sample(name: &str, provider: Provider, kubernetes_version: &str) -> Confi
         spec["externalEtcdConfiguration"] = etcd;
     }
 
-    let mut objects = vec![datacenter(name, provider)];
+    let mut objects = vec![datacenter(name, provider, kubernetes_version)];
     if provider.machine_kind().is_some() {
         objects.push(machine(&cp_machine, provider));
         objects.push(machine(name, provider));
         if etcd_count.is_some() {
             objects.push(machine(&etcd_machine, provider));
         }
+    }
+    if provider == Provider::Snow {
+        // Static addresses: external etcd machines on Snow cannot use DHCP.
+        objects.push(object(
+            "SnowIPPool",
+            "snow-pool",
+            json!({"pools": [{
+                "ipStart": "192.0.2.100",
+                "ipEnd": "192.0.2.150",
+                "subnet": "192.0.2.0/24",
+                "gateway": "192.0.2.1",
+            }]}),
+        ));
     }
     if provider == Provider::Tinkerbell {
         // Control-plane and worker machines are told apart by hardware labels.
@@ -202,7 +215,7 @@ fn object(kind: &str, name: &str, spec: Value) -> Value {
 
 const SSH_KEY: &str = "ssh-rsa AAAA...replace-with-your-public-key";
 
-fn datacenter(name: &str, provider: Provider) -> Value {
+fn datacenter(name: &str, provider: Provider, kubernetes_version: &str) -> Value {
     let spec = match provider {
         Provider::VSphere => json!({
             "datacenter": "Datacenter",
@@ -213,7 +226,7 @@ fn datacenter(name: &str, provider: Provider) -> Value {
         }),
         Provider::Tinkerbell => json!({
             "tinkerbellIP": "192.0.2.20",
-            "osImageURL": "http://192.0.2.30/bottlerocket.img.gz",
+            "osImageURL": format!("http://192.0.2.30/ubuntu-2204-kube-{}.gz", kubernetes_version.replace('.', "-")),
         }),
         Provider::CloudStack => json!({
             "availabilityZones": [{
@@ -251,7 +264,7 @@ fn machine(name: &str, provider: Provider) -> Value {
         }),
         Provider::Tinkerbell => json!({
             "hardwareSelector": {},
-            "osFamily": "bottlerocket",
+            "osFamily": "ubuntu",
             "templateRef": {},
             "users": [{"name": "ec2-user", "sshAuthorizedKeys": [SSH_KEY]}],
         }),
@@ -279,6 +292,11 @@ fn machine(name: &str, provider: Provider) -> Value {
             "devices": ["192.0.2.40"],
             "containersVolume": {"size": 25},
             "osFamily": "bottlerocket",
+            "network": {"directNetworkInterfaces": [{
+                "index": 1,
+                "primary": true,
+                "ipPoolRef": {"kind": "SnowIPPool", "name": "snow-pool"},
+            }]},
         }),
         Provider::Docker => unreachable!("docker has no machine configs"),
     };

@@ -16,11 +16,18 @@ pub struct Args {
     /// A directory case inputs are looked up in; repeat to search several, in order.
     #[arg(long = "data", value_name = "DIR", required = true)]
     data: Vec<PathBuf>,
+    /// List every case with the error anywhere returned, not only failures.
+    #[arg(long = "all")]
+    all: bool,
 }
 
 /// Runs every case; exits 1 when any case failed.
 pub fn api(args: Args) -> Result<ExitCode> {
-    let report = anywhere_conformance::api::run(&args.cases, &DataDirs(args.data))?;
+    let resolver = super::validate::SystemResolver::default();
+    let report = anywhere_conformance::api::run(&args.cases, &DataDirs(args.data), &resolver)?;
+    if args.all {
+        print!("{}", report.detailed());
+    }
     print!("{report}");
     Ok(if report.failed() == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }

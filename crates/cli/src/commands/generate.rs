@@ -22,7 +22,7 @@ fn parse_provider(s: &str) -> Result<Provider, String> {
 
 /// Prints a sample spec that passes `anywhere validate`, for the newest supported version.
 pub fn cluster_config(args: ClusterConfigArgs) -> Result<ExitCode> {
-    let catalog = anywhere_catalog::Catalog::embedded()?;
+    let catalog = anywhere_catalog::Catalog::embedded();
     let newest = catalog
         .supported_versions()
         .into_iter()

@@ -105,11 +105,11 @@ impl Options {
 /// Loads the embedded catalog or the `--bundles-override` file.
 pub fn load_catalog(bundles_override: Option<&Path>) -> Result<Catalog> {
     match bundles_override {
-        None => Ok(Catalog::embedded()?),
+        None => Ok(Catalog::embedded().clone()),
         Some(path) => {
             let bytes = std::fs::read(path).with_context(|| format!("failed to read bundles override {}", path.display()))?;
             let base = path.parent().unwrap_or(Path::new(".")).to_path_buf();
-            let fetch = crate::commands::validate::FileFetch { base };
+            let fetch = FileFetch { base };
             Catalog::from_bundles_yaml(&bytes, &fetch)
                 .with_context(|| format!("failed to load bundles override {}", path.display()))
         }
@@ -117,8 +117,9 @@ pub fn load_catalog(bundles_override: Option<&Path>) -> Result<Catalog> {
 }
 
 /// Fetches catalog manifests from local files: absolute paths, paths relative to the bundles
-/// file, and `file://` URLs. Anything over the network is refused with a message that says what
-/// to do instead, because air-gapped sites are what `--bundles-override` is for.
+/// file, and `file://` URLs. Network URLs are not fetched (the catalog then reports that
+/// version's EKS Distro manifest as unavailable), because air-gapped sites are what
+/// `--bundles-override` is for.
 pub struct FileFetch {
     /// Directory relative paths are resolved against.
     pub base: PathBuf,
@@ -129,16 +130,13 @@ impl anywhere_catalog::Fetch for FileFetch {
         let path = if let Some(p) = url.strip_prefix("file://") {
             PathBuf::from(p)
         } else if url.contains("://") {
-            return Err(anywhere_catalog::FetchError::new(
-                url,
-                "not fetched: only local files are read; download it and point eksD.manifestUrl at the file",
-            ));
+            return Err(anywhere_catalog::FetchError::Unsupported);
         } else if Path::new(url).is_absolute() {
             PathBuf::from(url)
         } else {
             self.base.join(url)
         };
-        std::fs::read(&path).map_err(|e| anywhere_catalog::FetchError::new(url, e.to_string()))
+        Ok(std::fs::read(&path)?)
     }
 }
 
@@ -165,14 +163,15 @@ fn check(input: &input::Input, catalog: &Catalog, options: &Options) -> Outcome 
         registry_mirror_ca: options.registry_mirror_ca.clone(),
         ..Default::default()
     };
-    defaults::apply_all(&mut set, &defaults_options);
-    let resolver = SystemResolver { timeout: Duration::from_secs(5) };
-    let ctx = validate::ClusterContext {
-        resolver: &resolver,
-        api_server_extra_args_enabled: options.api_server_extra_args_enabled,
+    // The reference's order: parse-time and provider defaults, validation, then the CLI's own
+    // defaults (namespaces, machine health checks), which no rule depends on.
+    defaults::apply_parse_time(&mut set, &defaults_options);
+    defaults::apply_providers(&mut set);
+    let resolver = SystemResolver::default();
+    let ctx = validate::ClusterContext::new(&resolver).with_features(validate::FeatureFlags {
+        api_server_extra_args: options.api_server_extra_args_enabled,
         vsphere_in_place_upgrade: options.vsphere_in_place_upgrade,
-        ..Default::default()
-    };
+    });
     for v in validate::config_set(&set, &ctx) {
         outcome.errors.push(violation_problem(&set, v));
     }
@@ -295,8 +294,14 @@ fn redact(s: &str) -> String {
 }
 
 /// Resolves proxy host names with the system resolver, giving up after `timeout`.
-struct SystemResolver {
+pub struct SystemResolver {
     timeout: Duration,
+}
+
+impl Default for SystemResolver {
+    fn default() -> Self {
+        SystemResolver { timeout: Duration::from_secs(5) }
+    }
 }
 
 impl validate::Resolver for SystemResolver {
