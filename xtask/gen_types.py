@@ -274,5 +274,12 @@ def main():
     open(os.path.join(ROOT, "crates/catalog/src/generated.rs"), "w").write(text)
 
 
+def rustfmt(paths):
+    """Format the output as `cargo fmt` would, so `cargo fmt --check` stays clean."""
+    import subprocess
+    subprocess.run(["rustfmt", "--edition", "2024", "--config-path", os.path.join(ROOT, "rustfmt.toml"), *paths], check=True)
+
+
 if __name__ == "__main__":
     main()
+    rustfmt([os.path.join(ROOT, "crates/api/src/generated.rs"), os.path.join(ROOT, "crates/catalog/src/generated.rs")])

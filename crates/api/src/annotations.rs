@@ -18,7 +18,9 @@ fn get<'a>(meta: Option<&'a ObjectMeta>, key: &str) -> Option<&'a str> {
 }
 
 fn set(meta: &mut ObjectMeta, key: &str, value: &str) {
-    meta.annotations.get_or_insert_with(Default::default).insert(key.to_string(), value.to_string());
+    meta.annotations
+        .get_or_insert_with(Default::default)
+        .insert(key.to_string(), value.to_string());
 }
 
 /// Whether reconciliation is paused.

@@ -205,7 +205,9 @@ impl ParseError {
     /// A suggestion for the user.
     pub fn hint(&self) -> Option<String> {
         match self {
-            ParseError::Object { source, .. } | ParseError::Document(source) => source.hint().map(str::to_string),
+            ParseError::Object { source, .. } | ParseError::Document(source) => {
+                source.hint().map(str::to_string)
+            }
             ParseError::NoApiVersion { .. } => Some(format!("add `apiVersion: {API_VERSION}`")),
             ParseError::NoCluster { .. } => {
                 Some("`anywhere generate clusterconfig NAME -p PROVIDER` prints a complete example".into())
@@ -229,6 +231,7 @@ pub enum Reading {
 
 /// Reads a whole spec file. Documents whose `apiVersion` is of another group are ignored, as are
 /// kinds of this group that a user does not write (Bundles, EKSARelease...).
+#[allow(clippy::result_large_err)] // errors are the cold path; keeping the source unboxed keeps matching on it simple
 pub fn parse_config_set(text: &str, reading: Reading) -> Result<ConfigSet, ParseError> {
     let (split, fields) = match reading {
         Reading::Strict => (Split::Strict, Fields::Strict),
@@ -251,20 +254,37 @@ pub fn parse_config_set(text: &str, reading: Reading) -> Result<ConfigSet, Parse
             continue;
         }
         let value = Value::Object(map);
-        let name = value.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string();
+        let name = value
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
         let origin = Origin { line: doc.line };
-        let wrap = |source| ParseError::Object { line: doc.line, kind: kind.clone(), name: name.clone(), source };
+        let wrap = |source| ParseError::Object {
+            line: doc.line,
+            kind: kind.clone(),
+            name: name.clone(),
+            source,
+        };
         if kind == "Cluster" {
             let c: Cluster = document::decode(&value, fields).map_err(wrap)?;
             if let Some((_, first)) = &cluster {
-                return Err(ParseError::SecondCluster { line: doc.line, first_line: first.line });
+                return Err(ParseError::SecondCluster {
+                    line: doc.line,
+                    first_line: first.line,
+                });
             }
             cluster = Some((c, origin));
             continue;
         }
-        let Some(decoded) = Object::decode(&kind, &value, fields) else { continue };
+        let Some(decoded) = Object::decode(&kind, &value, fields) else {
+            continue;
+        };
         let object = decoded.map_err(wrap)?;
-        if let Some(pos) = objects.iter().position(|(o, _)| o.kind() == object.kind() && o.name() == object.name()) {
+        if let Some(pos) = objects
+            .iter()
+            .position(|(o, _)| o.kind() == object.kind() && o.name() == object.name())
+        {
             match reading {
                 Reading::Strict => {
                     return Err(ParseError::Duplicate {
@@ -282,19 +302,31 @@ pub fn parse_config_set(text: &str, reading: Reading) -> Result<ConfigSet, Parse
         }
         objects.push((object, origin));
     }
-    let (cluster, cluster_origin) = cluster.ok_or(ParseError::NoCluster { api_version: API_VERSION })?;
-    Ok(ConfigSet { cluster, cluster_origin, objects })
+    let (cluster, cluster_origin) = cluster.ok_or(ParseError::NoCluster {
+        api_version: API_VERSION,
+    })?;
+    Ok(ConfigSet {
+        cluster,
+        cluster_origin,
+        objects,
+    })
 }
 
 impl ConfigSet {
     /// The object of type `T` named `name`.
     pub fn get<T: TypedObject>(&self, name: &str) -> Option<&T> {
-        self.objects.iter().filter_map(|(o, _)| T::from_object(o)).find(|t| t.name() == name)
+        self.objects
+            .iter()
+            .filter_map(|(o, _)| T::from_object(o))
+            .find(|t| t.name() == name)
     }
 
     /// The object of type `T` named `name`, mutably.
     pub fn get_mut<T: TypedObject>(&mut self, name: &str) -> Option<&mut T> {
-        self.objects.iter_mut().filter_map(|(o, _)| T::from_object_mut(o)).find(|t| t.name() == name)
+        self.objects
+            .iter_mut()
+            .filter_map(|(o, _)| T::from_object_mut(o))
+            .find(|t| t.name() == name)
     }
 
     /// Every object of type `T`.
@@ -309,7 +341,10 @@ impl ConfigSet {
 
     /// The object of any kind named by a reference (`kind` + `name`).
     pub fn find(&self, kind: &str, name: &str) -> Option<&Object> {
-        self.objects.iter().map(|(o, _)| o).find(|o| o.kind() == kind && o.name() == name)
+        self.objects
+            .iter()
+            .map(|(o, _)| o)
+            .find(|o| o.kind() == kind && o.name() == name)
     }
 
     /// Where the object of `kind` and `name` starts in the file (the Cluster too).
@@ -317,7 +352,10 @@ impl ConfigSet {
         if kind == "Cluster" && self.cluster.name() == name {
             return Some(&self.cluster_origin);
         }
-        self.objects.iter().find(|(o, _)| o.kind() == kind && o.name() == name).map(|(_, origin)| origin)
+        self.objects
+            .iter()
+            .find(|(o, _)| o.kind() == kind && o.name() == name)
+            .map(|(_, origin)| origin)
     }
 
     /// The datacenter kind the Cluster refers to (`spec.datacenterRef.kind`), or `""`.

@@ -126,9 +126,14 @@ pub struct Document<'a> {
 /// Checks size and encoding of raw file bytes and returns the text.
 pub fn text_of(bytes: &[u8]) -> Result<&str, Error> {
     if bytes.len() > MAX_FILE_BYTES {
-        return Err(Error::TooLarge { size_bytes: bytes.len(), limit_bytes: MAX_FILE_BYTES });
+        return Err(Error::TooLarge {
+            size_bytes: bytes.len(),
+            limit_bytes: MAX_FILE_BYTES,
+        });
     }
-    std::str::from_utf8(bytes).map_err(|e| Error::NotText { offset: e.valid_up_to() })
+    std::str::from_utf8(bytes).map_err(|e| Error::NotText {
+        offset: e.valid_up_to(),
+    })
 }
 
 /// How to cut a file into documents.
@@ -144,7 +149,10 @@ pub enum Split {
 /// Splits a file into its non-empty documents and quotes `kubernetesVersion` values.
 pub fn split_documents(text: &str, mode: Split) -> Result<Vec<Document<'_>>, Error> {
     if text.len() > MAX_FILE_BYTES {
-        return Err(Error::TooLarge { size_bytes: text.len(), limit_bytes: MAX_FILE_BYTES });
+        return Err(Error::TooLarge {
+            size_bytes: text.len(),
+            limit_bytes: MAX_FILE_BYTES,
+        });
     }
     let mut docs = Vec::new();
     let mut start = 0usize;
@@ -161,7 +169,10 @@ pub fn split_documents(text: &str, mode: Split) -> Result<Vec<Document<'_>>, Err
                     if rest.is_empty() || rest.starts_with('#') {
                         true
                     } else {
-                        return Err(Error::Separator { line: idx + 1, rest: rest.to_string() });
+                        return Err(Error::Separator {
+                            line: idx + 1,
+                            rest: rest.to_string(),
+                        });
                     }
                 }
             },
@@ -184,7 +195,10 @@ fn push_document<'a>(docs: &mut Vec<Document<'a>>, text: &'a str, line: usize) -
     if docs.len() >= MAX_DOCUMENTS {
         return Err(Error::TooManyDocuments { limit: MAX_DOCUMENTS });
     }
-    docs.push(Document { line, text: quote_kubernetes_version(text) });
+    docs.push(Document {
+        line,
+        text: quote_kubernetes_version(text),
+    });
     Ok(())
 }
 
@@ -213,7 +227,11 @@ pub fn quote_kubernetes_version(text: &str) -> Cow<'_, str> {
             None => out.push_str(line),
         }
     }
-    if changed { Cow::Owned(out) } else { Cow::Borrowed(text) }
+    if changed {
+        Cow::Owned(out)
+    } else {
+        Cow::Borrowed(text)
+    }
 }
 
 /// The reference's rule: `(.*kubernetesVersion:\s*)['"]?(1\.[0-9]{2,})['"]?(.*)$`.
@@ -261,7 +279,11 @@ pub fn parse_value(text: &str, first_line: usize) -> Result<Value, Error> {
         if let Some(i) = message.rfind(" at line ") {
             message.truncate(i);
         }
-        Error::Yaml { line, column, message }
+        Error::Yaml {
+            line,
+            column,
+            message,
+        }
     })?;
     Ok(value)
 }
@@ -271,7 +293,10 @@ pub fn as_mapping(value: Value, line: usize) -> Result<serde_json::Map<String, V
     match value {
         Value::Object(m) => Ok(m),
         Value::Null => Ok(serde_json::Map::new()),
-        other => Err(Error::NotAMapping { line, found: type_name(&other) }),
+        other => Err(Error::NotAMapping {
+            line,
+            found: type_name(&other),
+        }),
     }
 }
 
@@ -316,7 +341,11 @@ pub fn decode<T: DeserializeOwned>(value: &Value, fields: Fields) -> Result<T, E
                     Err(Error::Decode { path, message, .. }) if message.starts_with("unknown field") => {
                         let mut v = current.clone();
                         if !remove_path(&mut v, &path) {
-                            return Err(Error::Decode { path, message, hint: None });
+                            return Err(Error::Decode {
+                                path,
+                                message,
+                                hint: None,
+                            });
                         }
                         owned = Some(v);
                     }
@@ -342,24 +371,45 @@ fn shape_decode_error(path: String, raw: String) -> Error {
         let (field, expected) = rest.split_once('`').unwrap_or((rest, ""));
         let allowed: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
         // serde_path_to_error's path already ends with the unknown key.
-        let full = if path.is_empty() || path == "." { field.to_string() } else { path };
+        let full = if path.is_empty() || path == "." {
+            field.to_string()
+        } else {
+            path
+        };
         let hint = if allowed.is_empty() {
             Some("this object takes no fields".to_string())
         } else {
             match closest(field, &allowed) {
-                Some(best) => Some(format!("did you mean \"{best}\"? fields allowed here: {}", allowed.join(", "))),
+                Some(best) => Some(format!(
+                    "did you mean \"{best}\"? fields allowed here: {}",
+                    allowed.join(", ")
+                )),
                 None => Some(format!("fields allowed here: {}", allowed.join(", "))),
             }
         };
-        return Error::Decode { path: full, message: format!("unknown field \"{field}\""), hint };
+        return Error::Decode {
+            path: full,
+            message: format!("unknown field \"{field}\""),
+            hint,
+        };
     }
-    let path = if path.is_empty() || path == "." { "(document)".to_string() } else { path };
-    Error::Decode { path, message: plain_type_words(&raw.replace('`', "\"")), hint: None }
+    let path = if path.is_empty() || path == "." {
+        "(document)".to_string()
+    } else {
+        path
+    };
+    Error::Decode {
+        path,
+        message: plain_type_words(&raw.replace('`', "\"")),
+        hint: None,
+    }
 }
 
 /// serde's type names as a user would say them: `expected i64` becomes `expected an integer`.
 fn plain_type_words(msg: &str) -> String {
-    let Some((head, expected)) = msg.split_once(", expected ") else { return msg.to_string() };
+    let Some((head, expected)) = msg.split_once(", expected ") else {
+        return msg.to_string();
+    };
     let plain = match expected {
         "i64" | "i32" | "u64" | "u32" | "i16" | "u16" | "i8" | "u8" => "an integer",
         "f64" | "f32" => "a number",
@@ -389,7 +439,9 @@ fn remove_path(v: &mut Value, path: &str) -> bool {
             segs.push(p.to_string());
         }
     }
-    let Some((last, parents)) = segs.split_last() else { return false };
+    let Some((last, parents)) = segs.split_last() else {
+        return false;
+    };
     let mut cur = v;
     for s in parents {
         let next = if let Some(idx) = s.strip_prefix('[').and_then(|s| s.strip_suffix(']')) {
@@ -402,7 +454,9 @@ fn remove_path(v: &mut Value, path: &str) -> bool {
             None => return false,
         }
     }
-    cur.as_object_mut().map(|m| m.remove(last.as_str()).is_some()).unwrap_or(false)
+    cur.as_object_mut()
+        .map(|m| m.remove(last.as_str()).is_some())
+        .unwrap_or(false)
 }
 
 /// Levenshtein distance, for "did you mean".
@@ -422,7 +476,9 @@ fn distance(a: &str, b: &str) -> usize {
     for (i, ca) in a.chars().enumerate() {
         let mut cur = vec![i + 1; b.len() + 1];
         for (j, cb) in b.iter().enumerate() {
-            cur[j + 1] = (prev[j] + usize::from(ca != *cb)).min(prev[j + 1] + 1).min(cur[j] + 1);
+            cur[j + 1] = (prev[j] + usize::from(ca != *cb))
+                .min(prev[j + 1] + 1)
+                .min(cur[j] + 1);
         }
         prev = cur;
     }
@@ -529,7 +585,10 @@ impl<'de, 'a> de::Deserializer<'de> for GoValue<'a> {
             }
             Value::String(s) => v.visit_str(s),
             Value::Array(a) => v.visit_seq(Seq(a.iter())),
-            Value::Object(m) => v.visit_map(Map { iter: m.iter(), value: None }),
+            Value::Object(m) => v.visit_map(Map {
+                iter: m.iter(),
+                value: None,
+            }),
         }
     }
 
@@ -603,8 +662,14 @@ impl<'de, 'a> de::Deserializer<'de> for GoValue<'a> {
 
     fn deserialize_map<V: Visitor<'de>>(self, v: V) -> Result<V::Value, DeError> {
         match self.0 {
-            Value::Null => v.visit_map(Map { iter: EMPTY_MAP.iter(), value: None }),
-            Value::Object(m) => v.visit_map(Map { iter: m.iter(), value: None }),
+            Value::Null => v.visit_map(Map {
+                iter: EMPTY_MAP.iter(),
+                value: None,
+            }),
+            Value::Object(m) => v.visit_map(Map {
+                iter: m.iter(),
+                value: None,
+            }),
             _ => Err(self.invalid(&v)),
         }
     }
@@ -618,7 +683,11 @@ impl<'de, 'a> de::Deserializer<'de> for GoValue<'a> {
         self.deserialize_map(v)
     }
 
-    fn deserialize_newtype_struct<V: Visitor<'de>>(self, _n: &'static str, v: V) -> Result<V::Value, DeError> {
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        _n: &'static str,
+        v: V,
+    ) -> Result<V::Value, DeError> {
         v.visit_newtype_struct(self)
     }
 
@@ -676,7 +745,13 @@ mod tests {
     #[test]
     fn strict_split_rejects_text_after_separator() {
         let err = split_documents("a: 1\n--- nope\nb: 2\n", Split::Strict).unwrap_err();
-        assert_eq!(err, Error::Separator { line: 2, rest: "nope".into() });
+        assert_eq!(
+            err,
+            Error::Separator {
+                line: 2,
+                rest: "nope".into()
+            }
+        );
     }
 
     #[test]
@@ -698,7 +773,10 @@ mod tests {
         for (input, want) in [
             ("  kubernetesVersion: 1.30\n", "  kubernetesVersion: \"1.30\"\n"),
             ("kubernetesVersion: '1.20'", "kubernetesVersion: \"1.20\""),
-            ("kubernetesVersion: \"1.21\" # c\n", "kubernetesVersion: \"1.21\" # c\n"),
+            (
+                "kubernetesVersion: \"1.21\" # c\n",
+                "kubernetesVersion: \"1.21\" # c\n",
+            ),
             ("kubernetesVersion: 1.9\n", "kubernetesVersion: 1.9\n"),
         ] {
             assert_eq!(quote_kubernetes_version(input), want, "{input}");
@@ -750,7 +828,13 @@ mod tests {
     #[test]
     fn null_is_zero_value_and_scalars_become_strings() {
         let o: Outer = decode(&value("items:\n-\nport: 443\n"), Fields::Strict).unwrap();
-        assert_eq!(o.items.unwrap(), vec![Inner { name: None, count: None }]);
+        assert_eq!(
+            o.items.unwrap(),
+            vec![Inner {
+                name: None,
+                count: None
+            }]
+        );
         assert_eq!(o.port.as_deref(), Some("443"));
     }
 
@@ -758,8 +842,14 @@ mod tests {
     fn alias_bomb_is_refused() {
         let mut s = String::from("a: &a [\"x\",\"x\",\"x\",\"x\",\"x\",\"x\",\"x\",\"x\",\"x\"]\n");
         for i in 0..12 {
-            let prev = if i == 0 { "a".to_string() } else { format!("l{}", i - 1) };
-            s.push_str(&format!("l{i}: &l{i} [*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev}]\n"));
+            let prev = if i == 0 {
+                "a".to_string()
+            } else {
+                format!("l{}", i - 1)
+            };
+            s.push_str(&format!(
+                "l{i}: &l{i} [*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev}]\n"
+            ));
         }
         assert!(matches!(parse_value(&s, 1), Err(Error::Yaml { .. })));
     }

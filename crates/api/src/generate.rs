@@ -195,7 +195,8 @@ pub fn sample(name: &str, provider: Provider, kubernetes_version: &str) -> Confi
         objects[1]["spec"]["hardwareSelector"] = json!({"type": "cp"});
         objects[2]["spec"]["hardwareSelector"] = json!({"type": "worker"});
     }
-    let cluster: Cluster = document::decode(&cluster, Fields::Strict).expect("the sample Cluster fits its type");
+    let cluster: Cluster =
+        document::decode(&cluster, Fields::Strict).expect("the sample Cluster fits its type");
     let objects = objects
         .iter()
         .map(|v| {
@@ -206,7 +207,11 @@ pub fn sample(name: &str, provider: Provider, kubernetes_version: &str) -> Confi
             (object, Origin::default())
         })
         .collect();
-    ConfigSet { cluster, cluster_origin: Origin::default(), objects }
+    ConfigSet {
+        cluster,
+        cluster_origin: Origin::default(),
+        objects,
+    }
 }
 
 fn object(kind: &str, name: &str, spec: Value) -> Value {
@@ -243,14 +248,18 @@ fn datacenter(name: &str, provider: Provider, kubernetes_version: &str) -> Value
             "port": 9440,
             "credentialRef": {"kind": "Secret", "name": "nutanix-credentials"},
         }),
-        Provider::Snow => json!({"identityRef": {"kind": "Secret", "name": format!("{name}-snow-credentials")}}),
+        Provider::Snow => {
+            json!({"identityRef": {"kind": "Secret", "name": format!("{name}-snow-credentials")}})
+        }
         Provider::Docker => json!({}),
     };
     object(provider.datacenter_kind(), name, spec)
 }
 
 fn machine(name: &str, provider: Provider) -> Value {
-    let kind = provider.machine_kind().expect("only called for providers with machine configs");
+    let kind = provider
+        .machine_kind()
+        .expect("only called for providers with machine configs");
     let spec = match provider {
         Provider::VSphere => json!({
             "datastore": "Datastore",

@@ -33,19 +33,35 @@ pub struct Cilium {
     #[serde(rename = "cniExclusive", default, skip_serializing_if = "Option::is_none")]
     pub cni_exclusive: Option<bool>,
     /// DEPRECATED: Use HelmValues instead. This field will be ignored when HelmValues is set. EgressMasquaradeInterfaces determines which network interfaces are used for masquerading. Accepted values are a valid interface name or interface prefix.
-    #[serde(rename = "egressMasqueradeInterfaces", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "egressMasqueradeInterfaces",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub egress_masquerade_interfaces: Option<String>,
     /// HelmValues specifies the complete Helm values configuration for Cilium in YAML format. When set, this parameter takes precedence over all other Cilium-specific fields in this configuration. All other Cilium properties (CNIExclusive, EgressMasqueradeInterfaces, IPv4NativeRoutingCIDR, etc.) will be ignored when HelmValues is specified.
     #[serde(rename = "helmValues", default, skip_serializing_if = "Option::is_none")]
     pub helm_values: Option<serde_json::Value>,
     /// DEPRECATED: Use HelmValues instead. This field will be ignored when HelmValues is set. IPv4NativeRoutingCIDR specifies the CIDR to use when RoutingMode is set to direct. When specified, Cilium assumes networking for this CIDR is preconfigured and hands traffic destined for that range to the Linux network stack without applying any SNAT. If this is not set autoDirectNodeRoutes will be set to true
-    #[serde(rename = "ipv4NativeRoutingCIDR", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "ipv4NativeRoutingCIDR",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub ipv4_native_routing_cidr: Option<String>,
     /// DEPRECATED: Use HelmValues instead. This field will be ignored when HelmValues is set. IPv6NativeRoutingCIDR specifies the IPv6 CIDR to use when RoutingMode is set to direct. When specified, Cilium assumes networking for this CIDR is preconfigured and hands traffic destined for that range to the Linux network stack without applying any SNAT. If this is not set autoDirectNodeRoutes will be set to true
-    #[serde(rename = "ipv6NativeRoutingCIDR", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "ipv6NativeRoutingCIDR",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub ipv6_native_routing_cidr: Option<String>,
     /// DEPRECATED: Use HelmValues instead. This field will be ignored when HelmValues is set. PolicyEnforcementMode determines communication allowed between pods. Accepted values are default, always, never.
-    #[serde(rename = "policyEnforcementMode", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "policyEnforcementMode",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub policy_enforcement_mode: Option<String>,
     /// DEPRECATED: Use HelmValues instead. This field will be ignored when HelmValues is set. RoutingMode indicates the routing tunnel mode to use for Cilium. Accepted values are overlay (geneve tunnel with overlay) or direct (tunneling disabled with direct routing) Defaults to overlay.
     #[serde(rename = "routingMode", default, skip_serializing_if = "Option::is_none")]
@@ -58,8 +74,7 @@ pub struct Cilium {
 /// KindnetdConfig contains configuration specific to the Kindnetd CNI.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct Kindnetd {
-}
+pub struct Kindnetd {}
 
 /// CNIConfig specifies the CNI plugin to be installed in the cluster
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -162,10 +177,18 @@ pub struct MachineHealthCheck {
     #[serde(rename = "maxUnhealthy", default, skip_serializing_if = "Option::is_none")]
     pub max_unhealthy: Option<IntOrString>,
     /// NodeStartupTimeout is used to configure the node startup timeout in machine health checks. It determines how long a MachineHealthCheck should wait for a Node to join the cluster, before considering a Machine unhealthy. If not configured, the default value is set to "10m0s" (10 minutes) for all providers. For Tinkerbell provider the default is "20m0s".
-    #[serde(rename = "nodeStartupTimeout", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "nodeStartupTimeout",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub node_startup_timeout: Option<String>,
     /// UnhealthyMachineTimeout is used to configure the unhealthy machine timeout in machine health checks. If any unhealthy conditions are met for the amount of time specified as the timeout, the machines are considered unhealthy. If not configured, the default value is set to "5m0s" (5 minutes).
-    #[serde(rename = "unhealthyMachineTimeout", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "unhealthyMachineTimeout",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub unhealthy_machine_timeout: Option<String>,
 }
 
@@ -213,10 +236,18 @@ pub struct UpgradeRolloutStrategy {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ControlPlaneConfiguration {
     /// APIServerExtraArgs defines the flags to configure for the API server.
-    #[serde(rename = "apiServerExtraArgs", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "apiServerExtraArgs",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub api_server_extra_args: Option<BTreeMap<String, String>>,
     /// AuditPolicyContent defines the audit policy configuration as a string. If not specified, the default audit policy will be used.
-    #[serde(rename = "auditPolicyContent", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "auditPolicyContent",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub audit_policy_content: Option<String>,
     /// CertSANs is a slice of domain names or IPs to be added as Subject Name Alternatives of the Kube API Servers Certificate.
     #[serde(rename = "certSans", default, skip_serializing_if = "Option::is_none")]
@@ -228,7 +259,11 @@ pub struct ControlPlaneConfiguration {
     #[serde(rename = "endpoint", default, skip_serializing_if = "Option::is_none")]
     pub endpoint: Option<Endpoint>,
     /// KubeletConfiguration is a struct that exposes the Kubelet settings for the user to set on control plane nodes.
-    #[serde(rename = "kubeletConfiguration", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "kubeletConfiguration",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub kubelet_configuration: Option<serde_json::Value>,
     /// Labels define the labels to assign to the node
     #[serde(rename = "labels", default, skip_serializing_if = "Option::is_none")]
@@ -237,19 +272,35 @@ pub struct ControlPlaneConfiguration {
     #[serde(rename = "machineGroupRef", default, skip_serializing_if = "Option::is_none")]
     pub machine_group_ref: Option<Ref>,
     /// MachineHealthCheck is a control-plane level override for the timeouts and maxUnhealthy specified in the top-level MHC configuration. If not configured, the defaults in the top-level MHC configuration are used.
-    #[serde(rename = "machineHealthCheck", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "machineHealthCheck",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub machine_health_check: Option<MachineHealthCheck>,
     /// SkipAdmissionForSystemResources skips admission plugin checks for system-level Kubernetes resources When enabled, operations on system resources (such as kube-system ns resources Pods, RBAC, API service registrations, flow control, etc. and system user operations) will bypass admission plugins will bypass admission plugins to prevent potential deadlocks or failures for cluster operations.
-    #[serde(rename = "skipAdmissionForSystemResources", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "skipAdmissionForSystemResources",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub skip_admission_for_system_resources: Option<bool>,
     /// SkipLoadBalancerDeployment skip deploying control plane load balancer. Make sure your infrastructure can handle control plane load balancing when you set this field to true.
-    #[serde(rename = "skipLoadBalancerDeployment", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "skipLoadBalancerDeployment",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub skip_load_balancer_deployment: Option<bool>,
     /// Taints define the set of taints to be applied on control plane nodes
     #[serde(rename = "taints", default, skip_serializing_if = "Option::is_none")]
     pub taints: Option<Vec<Taint>>,
     /// UpgradeRolloutStrategy determines the rollout strategy to use for rolling upgrades and related parameters/knobs
-    #[serde(rename = "upgradeRolloutStrategy", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "upgradeRolloutStrategy",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub upgrade_rollout_strategy: Option<UpgradeRolloutStrategy>,
 }
 
@@ -264,7 +315,11 @@ pub struct KmsProvider {
     #[serde(rename = "name", default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// SocketListenAddress defines a UNIX socket address that the KMS provider listens on.
-    #[serde(rename = "socketListenAddress", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "socketListenAddress",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub socket_listen_address: Option<String>,
     /// Timeout for kube-apiserver to wait for KMS plugin. Default is 3s.
     #[serde(rename = "timeout", default, skip_serializing_if = "Option::is_none")]
@@ -399,7 +454,11 @@ pub struct Packages {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct PodIamConfig {
     /// `serviceAccountIssuer`.
-    #[serde(rename = "serviceAccountIssuer", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "serviceAccountIssuer",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub service_account_issuer: Option<String>,
 }
 
@@ -444,7 +503,11 @@ pub struct RegistryMirrorConfiguration {
     #[serde(rename = "endpoint", default, skip_serializing_if = "Option::is_none")]
     pub endpoint: Option<String>,
     /// InsecureSkipVerify skips the registry certificate verification. Only use this solution for isolated testing or in a tightly controlled, air-gapped environment.
-    #[serde(rename = "insecureSkipVerify", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "insecureSkipVerify",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub insecure_skip_verify: Option<bool>,
     /// OCINamespaces defines the mapping from an upstream registry to a local namespace where upstream artifacts are placed into
     #[serde(rename = "ociNamespaces", default, skip_serializing_if = "Option::is_none")]
@@ -495,7 +558,11 @@ pub struct WorkerUpgradeRolloutStrategy {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct WorkerNodeGroupConfiguration {
     /// AutoScalingConfiguration defines the auto scaling configuration
-    #[serde(rename = "autoscalingConfiguration", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "autoscalingConfiguration",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub autoscaling_configuration: Option<AutoscalingConfiguration>,
     /// Count defines the number of desired worker nodes. Defaults to 1.
     #[serde(rename = "count", default, skip_serializing_if = "Option::is_none")]
@@ -504,10 +571,18 @@ pub struct WorkerNodeGroupConfiguration {
     #[serde(rename = "failureDomains", default, skip_serializing_if = "Option::is_none")]
     pub failure_domains: Option<Vec<String>>,
     /// KubeletConfiguration is a struct that exposes the Kubelet settings for the user to set on worker nodes.
-    #[serde(rename = "kubeletConfiguration", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "kubeletConfiguration",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub kubelet_configuration: Option<serde_json::Value>,
     /// KubernetesVersion defines the version for worker nodes. If not set, the top level spec kubernetesVersion will be used.
-    #[serde(rename = "kubernetesVersion", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "kubernetesVersion",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub kubernetes_version: Option<String>,
     /// Labels define the labels to assign to the node
     #[serde(rename = "labels", default, skip_serializing_if = "Option::is_none")]
@@ -516,7 +591,11 @@ pub struct WorkerNodeGroupConfiguration {
     #[serde(rename = "machineGroupRef", default, skip_serializing_if = "Option::is_none")]
     pub machine_group_ref: Option<Ref>,
     /// MachineHealthCheck is a worker node level override for the timeouts and maxUnhealthy specified in the top-level MHC configuration. If not configured, the defaults in the top-level MHC configuration are used.
-    #[serde(rename = "machineHealthCheck", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "machineHealthCheck",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub machine_health_check: Option<MachineHealthCheck>,
     /// Name refers to the name of the worker node group
     #[serde(rename = "name", default, skip_serializing_if = "Option::is_none")]
@@ -525,7 +604,11 @@ pub struct WorkerNodeGroupConfiguration {
     #[serde(rename = "taints", default, skip_serializing_if = "Option::is_none")]
     pub taints: Option<Vec<Taint>>,
     /// UpgradeRolloutStrategy determines the rollout strategy to use for rolling upgrades and related parameters/knobs
-    #[serde(rename = "upgradeRolloutStrategy", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "upgradeRolloutStrategy",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub upgrade_rollout_strategy: Option<WorkerUpgradeRolloutStrategy>,
 }
 
@@ -540,7 +623,11 @@ pub struct ClusterSpec {
     #[serde(rename = "clusterNetwork", default, skip_serializing_if = "Option::is_none")]
     pub cluster_network: Option<ClusterNetwork>,
     /// `controlPlaneConfiguration`.
-    #[serde(rename = "controlPlaneConfiguration", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "controlPlaneConfiguration",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub control_plane_configuration: Option<ControlPlaneConfiguration>,
     /// `datacenterRef`.
     #[serde(rename = "datacenterRef", default, skip_serializing_if = "Option::is_none")]
@@ -552,25 +639,45 @@ pub struct ClusterSpec {
     #[serde(rename = "etcdEncryption", default, skip_serializing_if = "Option::is_none")]
     pub etcd_encryption: Option<Vec<EtcdEncryption>>,
     /// ExternalEtcdConfiguration defines the configuration options for using unstacked etcd topology.
-    #[serde(rename = "externalEtcdConfiguration", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "externalEtcdConfiguration",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub external_etcd_configuration: Option<ExternalEtcdConfiguration>,
     /// `gitOpsRef`.
     #[serde(rename = "gitOpsRef", default, skip_serializing_if = "Option::is_none")]
     pub git_ops_ref: Option<Ref>,
     /// `identityProviderRefs`.
-    #[serde(rename = "identityProviderRefs", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "identityProviderRefs",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub identity_provider_refs: Option<Vec<Ref>>,
     /// `kubernetesVersion`.
-    #[serde(rename = "kubernetesVersion", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "kubernetesVersion",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub kubernetes_version: Option<String>,
     /// `licenseToken`.
     #[serde(rename = "licenseToken", default, skip_serializing_if = "Option::is_none")]
     pub license_token: Option<String>,
     /// MachineHealthCheck allows to configure timeouts for machine health checks. Machine Health Checks are responsible for remediating unhealthy Machines. Configuring these values will decide how long to wait to remediate unhealthy machine or determine health of nodes' machines.
-    #[serde(rename = "machineHealthCheck", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "machineHealthCheck",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub machine_health_check: Option<MachineHealthCheck>,
     /// `managementCluster`.
-    #[serde(rename = "managementCluster", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "managementCluster",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub management_cluster: Option<ManagementCluster>,
     /// PackageConfiguration for installing EKS Anywhere curated packages.
     #[serde(rename = "packages", default, skip_serializing_if = "Option::is_none")]
@@ -579,13 +686,25 @@ pub struct ClusterSpec {
     #[serde(rename = "podIamConfig", default, skip_serializing_if = "Option::is_none")]
     pub pod_iam_config: Option<PodIamConfig>,
     /// `proxyConfiguration`.
-    #[serde(rename = "proxyConfiguration", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "proxyConfiguration",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub proxy_configuration: Option<ProxyConfiguration>,
     /// RegistryMirrorConfiguration defines the settings for image registry mirror.
-    #[serde(rename = "registryMirrorConfiguration", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "registryMirrorConfiguration",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub registry_mirror_configuration: Option<RegistryMirrorConfiguration>,
     /// `workerNodeGroupConfigurations`.
-    #[serde(rename = "workerNodeGroupConfigurations", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "workerNodeGroupConfigurations",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub worker_node_group_configurations: Option<Vec<WorkerNodeGroupConfiguration>>,
 }
 
@@ -606,7 +725,11 @@ pub struct ClusterCertificateInfo {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Condition {
     /// lastTransitionTime is the last time the condition transitioned from one status to another. This should be when the underlying condition changed. If that is not known, then using the time when the API field changed is acceptable.
-    #[serde(rename = "lastTransitionTime", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "lastTransitionTime",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub last_transition_time: Option<String>,
     /// message is a human readable message indicating details about the transition. This field may be empty.
     #[serde(rename = "message", default, skip_serializing_if = "Option::is_none")]
@@ -648,10 +771,18 @@ pub struct EksdReleaseRef {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ClusterStatus {
     /// ChildrenReconciledGeneration represents the sum of the .metadata.generation for all the linked objects for the cluster, observed the last time the cluster was successfully reconciled. NOTE: This field was added for internal use and we do not provide guarantees to its behavior if changed externally. Its meaning and implementation are subject to change in the future.
-    #[serde(rename = "childrenReconciledGeneration", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "childrenReconciledGeneration",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub children_reconciled_generation: Option<i64>,
     /// ClusterCertificateInfo contains information about all the control plane and external etcd certificates
-    #[serde(rename = "clusterCertificateInfo", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "clusterCertificateInfo",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub cluster_certificate_info: Option<Vec<ClusterCertificateInfo>>,
     /// `conditions`.
     #[serde(rename = "conditions", default, skip_serializing_if = "Option::is_none")]
@@ -666,10 +797,18 @@ pub struct ClusterStatus {
     #[serde(rename = "failureReason", default, skip_serializing_if = "Option::is_none")]
     pub failure_reason: Option<String>,
     /// ObservedGeneration is the latest generation observed by the controller.
-    #[serde(rename = "observedGeneration", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "observedGeneration",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub observed_generation: Option<i64>,
     /// ReconciledGeneration represents the .metadata.generation the last time the cluster was successfully reconciled. It is the latest generation observed by the controller. NOTE: This field was added for internal use and we do not provide guarantees to its behavior if changed externally. Its meaning and implementation are subject to change in the future.
-    #[serde(rename = "reconciledGeneration", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "reconciledGeneration",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub reconciled_generation: Option<i64>,
 }
 
@@ -729,7 +868,11 @@ pub struct VSphereDatacenterConfigStatus {
     #[serde(rename = "failureMessage", default, skip_serializing_if = "Option::is_none")]
     pub failure_message: Option<String>,
     /// ObservedGeneration is the latest generation observed by the controller.
-    #[serde(rename = "observedGeneration", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "observedGeneration",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub observed_generation: Option<i64>,
     /// SpecValid is set to true if vspheredatacenterconfig is validated.
     #[serde(rename = "specValid", default, skip_serializing_if = "Option::is_none")]
@@ -741,7 +884,11 @@ pub struct VSphereDatacenterConfigStatus {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Boot {
     /// `bootKernelParameters`.
-    #[serde(rename = "bootKernelParameters", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "bootKernelParameters",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub boot_kernel_parameters: Option<BTreeMap<String, Vec<String>>>,
 }
 
@@ -759,7 +906,11 @@ pub struct Kernel {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Kubernetes {
     /// AllowedUnsafeSysctls defines the list of unsafe sysctls that can be set on a node.
-    #[serde(rename = "allowedUnsafeSysctls", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "allowedUnsafeSysctls",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub allowed_unsafe_sysctls: Option<Vec<String>>,
     /// ClusterDNSIPs defines IP addresses of the DNS servers.
     #[serde(rename = "clusterDNSIPs", default, skip_serializing_if = "Option::is_none")]
@@ -768,10 +919,18 @@ pub struct Kubernetes {
     #[serde(rename = "clusterDomain", default, skip_serializing_if = "Option::is_none")]
     pub cluster_domain: Option<String>,
     /// ContainerLogMaxFiles specifies the maximum number of container log files that can be present for a container
-    #[serde(rename = "containerLogMaxFiles", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "containerLogMaxFiles",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub container_log_max_files: Option<i64>,
     /// ContainerLogMaxSize is a quantity defining the maximum size of the container log file before it is rotated
-    #[serde(rename = "containerLogMaxSize", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "containerLogMaxSize",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub container_log_max_size: Option<String>,
     /// CPUCFSQuota enables CPU CFS quota enforcement for containers that specify CPU limits
     #[serde(rename = "cpuCFSQuota", default, skip_serializing_if = "Option::is_none")]
@@ -780,10 +939,18 @@ pub struct Kubernetes {
     #[serde(rename = "cpuManagerPolicy", default, skip_serializing_if = "Option::is_none")]
     pub cpu_manager_policy: Option<String>,
     /// CPUManagerPolicyOptions is a set of key=value which allows to set extra options to fine tune the behaviour of the cpu manager policies
-    #[serde(rename = "cpuManagerPolicyOptions", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "cpuManagerPolicyOptions",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub cpu_manager_policy_options: Option<BTreeMap<String, String>>,
     /// CPUManagerReconcilePeriod is the reconciliation period for the CPU Manager.
-    #[serde(rename = "cpuManagerReconcilePeriod", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "cpuManagerReconcilePeriod",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub cpu_manager_reconcile_period: Option<String>,
     /// EventBurst is the maximum size of a burst of event creations.
     #[serde(rename = "eventBurst", default, skip_serializing_if = "Option::is_none")]
@@ -795,19 +962,35 @@ pub struct Kubernetes {
     #[serde(rename = "evictionHard", default, skip_serializing_if = "Option::is_none")]
     pub eviction_hard: Option<BTreeMap<String, String>>,
     /// EvictionMaxPodGracePeriod is the maximum allowed grace period (in seconds) to use when terminating pods in response to a soft eviction threshold being met.
-    #[serde(rename = "evictionMaxPodGracePeriod", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "evictionMaxPodGracePeriod",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub eviction_max_pod_grace_period: Option<i64>,
     /// EvictionSoft is a map of signal names to quantities that defines soft eviction thresholds.
     #[serde(rename = "evictionSoft", default, skip_serializing_if = "Option::is_none")]
     pub eviction_soft: Option<BTreeMap<String, String>>,
     /// EvictionSoftGracePeriod is a map of signal names to quantities that defines grace periods for each soft eviction signal.
-    #[serde(rename = "evictionSoftGracePeriod", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "evictionSoftGracePeriod",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub eviction_soft_grace_period: Option<BTreeMap<String, String>>,
     /// ImageGCHighThresholdPercent is the percent of disk usage after which image garbage collection is always run.
-    #[serde(rename = "imageGCHighThresholdPercent", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "imageGCHighThresholdPercent",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub image_gc_high_threshold_percent: Option<i64>,
     /// ImageGCLowThresholdPercent is the percent of disk usage before which image garbage collection is never run.
-    #[serde(rename = "imageGCLowThresholdPercent", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "imageGCLowThresholdPercent",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub image_gc_low_threshold_percent: Option<i64>,
     /// KubeAPIBurst is the burst to allow while talking with kubernetes API server.
     #[serde(rename = "kubeAPIBurst", default, skip_serializing_if = "Option::is_none")]
@@ -822,7 +1005,11 @@ pub struct Kubernetes {
     #[serde(rename = "maxPods", default, skip_serializing_if = "Option::is_none")]
     pub max_pods: Option<i64>,
     /// MemoryManagerPolicy is the name of the policy to use by memory manager.
-    #[serde(rename = "memoryManagerPolicy", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "memoryManagerPolicy",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub memory_manager_policy: Option<String>,
     /// PodPidsLimit is the maximum number of PIDs in any pod.
     #[serde(rename = "podPidsLimit", default, skip_serializing_if = "Option::is_none")]
@@ -837,19 +1024,35 @@ pub struct Kubernetes {
     #[serde(rename = "registryPullQPS", default, skip_serializing_if = "Option::is_none")]
     pub registry_pull_qps: Option<i64>,
     /// ShutdownGracePeriod specifies the total duration that the node should delay the shutdown and total grace period for pod termination during a node shutdown.
-    #[serde(rename = "shutdownGracePeriod", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "shutdownGracePeriod",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub shutdown_grace_period: Option<String>,
     /// ShutdownGracePeriodCriticalPods specifies the duration used to terminate critical pods during a node shutdown.
-    #[serde(rename = "shutdownGracePeriodCriticalPods", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "shutdownGracePeriodCriticalPods",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub shutdown_grace_period_critical_pods: Option<String>,
     /// SystemReserved is a set of ResourceName=ResourceQuantity pairs that describe resources reserved for non-kubernetes components.
     #[serde(rename = "systemReserved", default, skip_serializing_if = "Option::is_none")]
     pub system_reserved: Option<BTreeMap<String, String>>,
     /// TopologyManagerPolicy is the name of the topology manager policy to use.
-    #[serde(rename = "topologyManagerPolicy", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "topologyManagerPolicy",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub topology_manager_policy: Option<String>,
     /// TopologyManagerScope represents the scope of topology hint generation that topology manager requests and hint providers generate.
-    #[serde(rename = "topologyManagerScope", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "topologyManagerScope",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub topology_manager_scope: Option<String>,
 }
 
@@ -894,7 +1097,11 @@ pub struct NtpConfiguration {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct HostOSConfiguration {
     /// BottlerocketConfiguration defines the Bottlerocket configuration on the host OS. These settings only take effect when the `osFamily` is bottlerocket.
-    #[serde(rename = "bottlerocketConfiguration", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "bottlerocketConfiguration",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub bottlerocket_configuration: Option<BottlerocketConfiguration>,
     /// `certBundles`.
     #[serde(rename = "certBundles", default, skip_serializing_if = "Option::is_none")]
@@ -912,7 +1119,11 @@ pub struct User {
     #[serde(rename = "name", default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// `sshAuthorizedKeys`.
-    #[serde(rename = "sshAuthorizedKeys", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "sshAuthorizedKeys",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub ssh_authorized_keys: Option<Vec<String>>,
 }
 
@@ -933,7 +1144,11 @@ pub struct VSphereMachineConfigSpec {
     #[serde(rename = "folder", default, skip_serializing_if = "Option::is_none")]
     pub folder: Option<String>,
     /// HostOSConfiguration defines the configuration settings on the host OS.
-    #[serde(rename = "hostOSConfiguration", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "hostOSConfiguration",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub host_os_configuration: Option<HostOSConfiguration>,
     /// `memoryMiB`.
     #[serde(rename = "memoryMiB", default, skip_serializing_if = "Option::is_none")]
@@ -951,7 +1166,11 @@ pub struct VSphereMachineConfigSpec {
     #[serde(rename = "resourcePool", default, skip_serializing_if = "Option::is_none")]
     pub resource_pool: Option<String>,
     /// `storagePolicyName`.
-    #[serde(rename = "storagePolicyName", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "storagePolicyName",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub storage_policy_name: Option<String>,
     /// `tags`.
     #[serde(rename = "tags", default, skip_serializing_if = "Option::is_none")]
@@ -967,15 +1186,18 @@ pub struct VSphereMachineConfigSpec {
 /// VSphereMachineConfigStatus defines the observed state of VSphereMachineConfig.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct VSphereMachineConfigStatus {
-}
+pub struct VSphereMachineConfigStatus {}
 
 /// TinkerbellDatacenterConfigSpec defines the desired state of TinkerbellDatacenterConfig.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct TinkerbellDatacenterConfigSpec {
     /// HookImagesURLPath can be used to override the default Hook images path to pull from a local server.
-    #[serde(rename = "hookImagesURLPath", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "hookImagesURLPath",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub hook_images_url_path: Option<String>,
     /// HookIsoURL is the URL of ISO image that will be used to provision the hardware during one time boot process. It can be used to override the default Hook OS ISO image to pull from a local server.
     #[serde(rename = "hookIsoURL", default, skip_serializing_if = "Option::is_none")]
@@ -984,13 +1206,21 @@ pub struct TinkerbellDatacenterConfigSpec {
     #[serde(rename = "isoBoot", default, skip_serializing_if = "Option::is_none")]
     pub iso_boot: Option<bool>,
     /// LoadBalancerInterface can be used to configure a load balancer interface for the Tinkerbell stack.
-    #[serde(rename = "loadBalancerInterface", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "loadBalancerInterface",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub load_balancer_interface: Option<String>,
     /// OSImageURL can be used to override the default OS image path to pull from a local server. OSImageURL is a URL to the OS image used during provisioning. To perform modular upgrades the OSImageURL must be specified on the TinkerbellMachineConfig objects. You cannot specify an OSImageURL on the TinkerbellDatacenterConfig and TinkerbellMachineConfigs simultaneously. It must include the Kubernetes version(s). For example, a URL used for Kubernetes 1.27 could be http://localhost:8080/ubuntu-2204-1.27.tgz
     #[serde(rename = "osImageURL", default, skip_serializing_if = "Option::is_none")]
     pub os_image_url: Option<String>,
     /// SkipLoadBalancerDeployment when set to "true" can be used to skip deploying a load balancer to expose Tinkerbell stack. Users will need to deploy and configure a load balancer manually after the cluster is created.
-    #[serde(rename = "skipLoadBalancerDeployment", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "skipLoadBalancerDeployment",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub skip_load_balancer_deployment: Option<bool>,
     /// TinkerbellIP is used to configure a VIP for hosting the Tinkerbell services.
     #[serde(rename = "tinkerbellIP", default, skip_serializing_if = "Option::is_none")]
@@ -1002,8 +1232,7 @@ pub struct TinkerbellDatacenterConfigSpec {
 /// Important: Run "make generate" to regenerate code after modifying this file.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct TinkerbellDatacenterConfigStatus {
-}
+pub struct TinkerbellDatacenterConfigStatus {}
 
 /// A label selector requirement is a selector that contains values, a key, and an operator that relates the key and values.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -1046,7 +1275,11 @@ pub struct HardwareAffinityTerm {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Preferred {
     /// HardwareAffinityTerm is the term associated with the weight.
-    #[serde(rename = "hardwareAffinityTerm", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "hardwareAffinityTerm",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub hardware_affinity_term: Option<HardwareAffinityTerm>,
     /// Weight associated with matching the corresponding term, in range 1-100.
     #[serde(rename = "weight", default, skip_serializing_if = "Option::is_none")]
@@ -1076,7 +1309,11 @@ pub struct TinkerbellMachineConfigSpec {
     #[serde(rename = "hardwareSelector", default, skip_serializing_if = "Option::is_none")]
     pub hardware_selector: Option<BTreeMap<String, String>>,
     /// HostOSConfiguration defines the configuration settings on the host OS.
-    #[serde(rename = "hostOSConfiguration", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "hostOSConfiguration",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub host_os_configuration: Option<HostOSConfiguration>,
     /// `osFamily`.
     #[serde(rename = "osFamily", default, skip_serializing_if = "Option::is_none")]
@@ -1095,8 +1332,7 @@ pub struct TinkerbellMachineConfigSpec {
 /// TinkerbellMachineConfigStatus defines the observed state of TinkerbellMachineConfig.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct TinkerbellMachineConfigStatus {
-}
+pub struct TinkerbellMachineConfigStatus {}
 
 /// Action is the basic executional unit for a workflow.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -1185,8 +1421,7 @@ pub struct TinkerbellTemplateConfigSpec {
 /// TinkerbellTemplateConfigStatus defines the observed state of TinkerbellTemplateConfig.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct TinkerbellTemplateConfigStatus {
-}
+pub struct TinkerbellTemplateConfigStatus {}
 
 /// Network is the name or UUID of the CloudStack network in which clusters should be created. It can either be an isolated or shared network. If it doesn’t already exist in CloudStack, it’ll automatically be created by CAPC as an isolated network. It can either be specified as a UUID or name In multiple-zones situation, only 'Shared' network is supported.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -1229,7 +1464,11 @@ pub struct AvailabilityZone {
     #[serde(rename = "domain", default, skip_serializing_if = "Option::is_none")]
     pub domain: Option<String>,
     /// CloudStack Management API endpoint's IP. It is added to VM's noproxy list
-    #[serde(rename = "managementApiEndpoint", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "managementApiEndpoint",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub management_api_endpoint: Option<String>,
     /// Name is used as a unique identifier for each availability zone
     #[serde(rename = "name", default, skip_serializing_if = "Option::is_none")]
@@ -1247,13 +1486,21 @@ pub struct CloudStackDatacenterConfigSpec {
     #[serde(rename = "account", default, skip_serializing_if = "Option::is_none")]
     pub account: Option<String>,
     /// AvailabilityZones list of different partitions to distribute VMs across - corresponds to a list of CAPI failure domains
-    #[serde(rename = "availabilityZones", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "availabilityZones",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub availability_zones: Option<Vec<AvailabilityZone>>,
     /// Domain contains a grouping of accounts. Domains usually contain multiple accounts that have some logical relationship to each other and a set of delegated administrators with some authority over the domain and its subdomains This field is considered as a fully qualified domain name which is the same as the domain path without "ROOT/" prefix. For example, if "foo" is specified then a domain with "ROOT/foo" domain path is picked. The value "ROOT" is a special case that points to "the" ROOT domain of the CloudStack. That is, a domain with a path "ROOT/ROOT" is not allowed. Deprecated: Please use AvailabilityZones instead
     #[serde(rename = "domain", default, skip_serializing_if = "Option::is_none")]
     pub domain: Option<String>,
     /// CloudStack Management API endpoint's IP. It is added to VM's noproxy list Deprecated: Please use AvailabilityZones instead
-    #[serde(rename = "managementApiEndpoint", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "managementApiEndpoint",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub management_api_endpoint: Option<String>,
     /// Zones is a list of one or more zones that are managed by a single CloudStack management endpoint. Deprecated: Please use AvailabilityZones instead
     #[serde(rename = "zones", default, skip_serializing_if = "Option::is_none")]
@@ -1268,7 +1515,11 @@ pub struct CloudStackDatacenterConfigStatus {
     #[serde(rename = "failureMessage", default, skip_serializing_if = "Option::is_none")]
     pub failure_message: Option<String>,
     /// ObservedGeneration is the latest generation observed by the controller.
-    #[serde(rename = "observedGeneration", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "observedGeneration",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub observed_generation: Option<i64>,
     /// SpecValid is set to true if cloudstackdatacenterconfig is validated.
     #[serde(rename = "specValid", default, skip_serializing_if = "Option::is_none")]
@@ -1325,7 +1576,11 @@ pub struct CloudStackMachineConfigSpec {
     #[serde(rename = "template", default, skip_serializing_if = "Option::is_none")]
     pub template: Option<Network>,
     /// UserCustomDetails allows users to pass in non-standard key value inputs, outside those defined \[here\](https://github.com/shapeblue/cloudstack/blob/main/api/src/main/java/com/cloud/vm/VmDetailConstants.java)
-    #[serde(rename = "userCustomDetails", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "userCustomDetails",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub user_custom_details: Option<BTreeMap<String, String>>,
     /// Users consists of an array of objects containing the username, as well as a list of their public keys. These users will be authorized to ssh into the machines
     #[serde(rename = "users", default, skip_serializing_if = "Option::is_none")]
@@ -1373,7 +1628,11 @@ pub struct NutanixFailureDomain {
     #[serde(rename = "subnets", default, skip_serializing_if = "Option::is_none")]
     pub subnets: Option<Vec<NutanixResourceIdentifier>>,
     /// Worker Machine Groups holds the list of worker machine group names that will use this failure domain.
-    #[serde(rename = "workerMachineGroups", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "workerMachineGroups",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub worker_machine_groups: Option<Vec<String>>,
 }
 
@@ -1382,10 +1641,18 @@ pub struct NutanixFailureDomain {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct NutanixDatacenterConfigSpec {
     /// AdditionalTrustBundle is the optional PEM-encoded certificate bundle for users that configured their Prism Central with certificates from non-publicly trusted CAs
-    #[serde(rename = "additionalTrustBundle", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "additionalTrustBundle",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub additional_trust_bundle: Option<String>,
     /// CcmExcludeIPs is the optional list of IP addresses that should be excluded from the CCM IP pool for nodes. List should be valid IP addresses and IP address ranges.
-    #[serde(rename = "ccmExcludeNodeIPs", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "ccmExcludeNodeIPs",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub ccm_exclude_node_i_ps: Option<Vec<String>>,
     /// CredentialRef is the reference to the secret name that contains the credentials for the Nutanix Prism Central. The namespace for the secret is assumed to be a constant i.e. eksa-system.
     #[serde(rename = "credentialRef", default, skip_serializing_if = "Option::is_none")]
@@ -1407,8 +1674,7 @@ pub struct NutanixDatacenterConfigSpec {
 /// NutanixDatacenterConfigStatus defines the observed state of NutanixDatacenterConfig.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct NutanixDatacenterConfigStatus {
-}
+pub struct NutanixDatacenterConfigStatus {}
 
 /// NutanixCategoryIdentifier holds the identity of a Nutanix Prism Central category.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -1442,7 +1708,11 @@ pub struct Gpu {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct NutanixMachineConfigSpec {
     /// additionalCategories is a list of optional categories to be added to the VM. Categories must be created in Prism Central before they can be used.
-    #[serde(rename = "additionalCategories", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "additionalCategories",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub additional_categories: Option<Vec<AdditionalCategory>>,
     /// BootType defines the boot type of the VM. Allowed values: legacy, uefi
     #[serde(rename = "bootType", default, skip_serializing_if = "Option::is_none")]
@@ -1554,8 +1824,7 @@ pub struct SnowDatacenterConfigSpec {
 /// SnowDatacenterConfigStatus defines the observed state of SnowDatacenterConfig.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct SnowDatacenterConfigStatus {
-}
+pub struct SnowDatacenterConfigStatus {}
 
 /// ContainersVolume provides the configuration options for the containers data storage volume.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -1598,7 +1867,11 @@ pub struct DirectNetworkInterface {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct SnowNetwork {
     /// DirectNetworkInterfaces contains a list of direct network interface (DNI) configuration.
-    #[serde(rename = "directNetworkInterfaces", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "directNetworkInterfaces",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub direct_network_interfaces: Option<Vec<DirectNetworkInterface>>,
 }
 
@@ -1616,7 +1889,11 @@ pub struct SnowMachineConfigSpec {
     #[serde(rename = "devices", default, skip_serializing_if = "Option::is_none")]
     pub devices: Option<Vec<String>>,
     /// HostOSConfiguration provides OS specific configurations for the machine
-    #[serde(rename = "hostOSConfiguration", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "hostOSConfiguration",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub host_os_configuration: Option<HostOSConfiguration>,
     /// InstanceType is the type of instance to create.
     #[serde(rename = "instanceType", default, skip_serializing_if = "Option::is_none")]
@@ -1631,7 +1908,11 @@ pub struct SnowMachineConfigSpec {
     #[serde(rename = "osFamily", default, skip_serializing_if = "Option::is_none")]
     pub os_family: Option<String>,
     /// PhysicalNetworkConnector is the physical network connector type to use for creating direct network interfaces (DNI). Valid values: "SFP_PLUS" (default), "QSFP" and "RJ45".
-    #[serde(rename = "physicalNetworkConnector", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "physicalNetworkConnector",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub physical_network_connector: Option<String>,
     /// SSHKeyName is the name of the ssh key defined in the aws snow key pairs, to attach to the instance.
     #[serde(rename = "sshKeyName", default, skip_serializing_if = "Option::is_none")]
@@ -1680,20 +1961,17 @@ pub struct SnowIPPoolSpec {
 /// SnowIPPoolStatus defines the observed state of SnowIPPool.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct SnowIPPoolStatus {
-}
+pub struct SnowIPPoolStatus {}
 
 /// DockerDatacenterConfigSpec defines the desired state of DockerDatacenterConfig.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct DockerDatacenterConfigSpec {
-}
+pub struct DockerDatacenterConfigSpec {}
 
 /// DockerDatacenterConfigStatus defines the observed state of DockerDatacenterConfig.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct DockerDatacenterConfigStatus {
-}
+pub struct DockerDatacenterConfigStatus {}
 
 /// AWSDatacenterConfigSpec defines the desired state of AWSDatacenterConfig.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -1710,8 +1988,7 @@ pub struct AWSDatacenterConfigSpec {
 /// AWSDatacenterConfigStatus defines the observed state of AWSDatacenterConfig.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct AWSDatacenterConfigStatus {
-}
+pub struct AWSDatacenterConfigStatus {}
 
 /// github is the name of the Git Provider to host the Git repo.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -1721,10 +1998,18 @@ pub struct Github {
     #[serde(rename = "branch", default, skip_serializing_if = "Option::is_none")]
     pub branch: Option<String>,
     /// ClusterConfigPath relative to the repository root, when specified the cluster sync will be scoped to this path.
-    #[serde(rename = "clusterConfigPath", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "clusterConfigPath",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub cluster_config_path: Option<String>,
     /// FluxSystemNamespace scope for this operation. Defaults to flux-system.
-    #[serde(rename = "fluxSystemNamespace", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "fluxSystemNamespace",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub flux_system_namespace: Option<String>,
     /// Owner is the user or organization name of the Git provider.
     #[serde(rename = "owner", default, skip_serializing_if = "Option::is_none")]
@@ -1758,8 +2043,7 @@ pub struct GitOpsConfigSpec {
 /// GitOpsConfigStatus defines the observed state of GitOpsConfig.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct GitOpsConfigStatus {
-}
+pub struct GitOpsConfigStatus {}
 
 /// Used to specify Git provider that will be used to host the git files
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -1796,7 +2080,11 @@ pub struct FluxConfigSpec {
     #[serde(rename = "branch", default, skip_serializing_if = "Option::is_none")]
     pub branch: Option<String>,
     /// ClusterConfigPath relative to the repository root, when specified the cluster sync will be scoped to this path.
-    #[serde(rename = "clusterConfigPath", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "clusterConfigPath",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub cluster_config_path: Option<String>,
     /// Used to specify Git provider that will be used to host the git files
     #[serde(rename = "git", default, skip_serializing_if = "Option::is_none")]
@@ -1812,8 +2100,7 @@ pub struct FluxConfigSpec {
 /// FluxConfigStatus defines the observed state of FluxConfig.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct FluxConfigStatus {
-}
+pub struct FluxConfigStatus {}
 
 /// `spec.requiredClaims[]` of OIDCConfig.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -1857,8 +2144,7 @@ pub struct OIDCConfigSpec {
 /// OIDCConfigStatus defines the observed state of OIDCConfig.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct OIDCConfigStatus {
-}
+pub struct OIDCConfigStatus {}
 
 /// MapRoles defines IAM role to a username and set of groups mapping using EKSConfigMap BackendMode.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -1914,8 +2200,7 @@ pub struct AWSIamConfigSpec {
 /// AWSIamConfigStatus defines the observed state of AWSIamConfig.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct AWSIamConfigStatus {
-}
+pub struct AWSIamConfigStatus {}
 
 /// Cluster is the Schema for the clusters API.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

@@ -9,6 +9,7 @@
 //! file, DNS for proxy hosts), a value or a small trait implementation.
 //! It must not depend on tokio, kube, an HTTP client or `std::fs`.
 #![warn(missing_docs)]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod annotations;
 pub mod config_set;

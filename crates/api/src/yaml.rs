@@ -32,7 +32,11 @@ pub fn to_string(value: &Value, order: KeyOrder) -> String {
 
 /// Writes several documents separated by `---` lines.
 pub fn to_string_multi<'a>(values: impl IntoIterator<Item = &'a Value>, order: KeyOrder) -> String {
-    values.into_iter().map(|v| to_string(v, order)).collect::<Vec<_>>().join("---\n")
+    values
+        .into_iter()
+        .map(|v| to_string(v, order))
+        .collect::<Vec<_>>()
+        .join("---\n")
 }
 
 fn indent(out: &mut String, n: usize) {
@@ -102,7 +106,11 @@ fn write_seq(out: &mut String, a: &[Value], level: usize, order: KeyOrder) {
 }
 
 fn write_block(out: &mut String, s: &str, level: usize) {
-    let keep = if s.ends_with('\n') { if s.ends_with("\n\n") { "+" } else { "" } } else { "-" };
+    let keep = if s.ends_with('\n') {
+        if s.ends_with("\n\n") { "+" } else { "" }
+    } else {
+        "-"
+    };
     let lead = if s.starts_with(' ') { "2" } else { "" };
     out.push_str(&format!(" |{lead}{keep}\n"));
     let body = s.strip_suffix('\n').unwrap_or(s);
@@ -157,7 +165,20 @@ fn needs_quotes(s: &str) -> bool {
     // YAML 1.1 and 1.2 words that read as booleans or null.
     if matches!(
         lower.as_str(),
-        "true" | "false" | "yes" | "no" | "on" | "off" | "y" | "n" | "null" | "~" | ".nan" | ".inf" | "-.inf" | "+.inf"
+        "true"
+            | "false"
+            | "yes"
+            | "no"
+            | "on"
+            | "off"
+            | "y"
+            | "n"
+            | "null"
+            | "~"
+            | ".nan"
+            | ".inf"
+            | "-.inf"
+            | "+.inf"
     ) {
         return true;
     }
@@ -211,11 +232,22 @@ mod tests {
 
     #[test]
     fn strings_that_read_as_other_types_are_quoted() {
-        for s in ["true", "no", "1.30", "443", "1e3", "null", "", " x", "a: b", "#x", "*x", "0x1f"] {
+        for s in [
+            "true", "no", "1.30", "443", "1e3", "null", "", " x", "a: b", "#x", "*x", "0x1f",
+        ] {
             assert!(to_string(&json!({ "k": s }), KeyOrder::AsIs).contains('"'), "{s}");
         }
-        for s in ["abc", "192.168.0.0/16", "public.ecr.aws/x:v1.2", "md-0", "http://x:3128"] {
-            assert!(!to_string(&json!({ "k": s }), KeyOrder::AsIs).contains('"'), "{s}");
+        for s in [
+            "abc",
+            "192.168.0.0/16",
+            "public.ecr.aws/x:v1.2",
+            "md-0",
+            "http://x:3128",
+        ] {
+            assert!(
+                !to_string(&json!({ "k": s }), KeyOrder::AsIs).contains('"'),
+                "{s}"
+            );
         }
     }
 

@@ -1,6 +1,8 @@
 //! Whole-file validation (`validate::config_set`) after the CLI's defaults, as
 //! `anywhere validate` runs it.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use anywhere_api::defaults::{self, DefaultsOptions};
 use anywhere_api::validate::{self, ClusterContext, Violation};
 use anywhere_api::{ConfigSet, Reading, parse_config_set};

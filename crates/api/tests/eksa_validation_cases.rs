@@ -5,6 +5,8 @@
 //! The pack lives outside the repository; the test reads it from `ANYWHERE_EKSA_PACK` (default
 //! `../shared/conformance/eksa` beside the repository) and skips, saying so, when it is absent.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::{Path, PathBuf};
 
 use anywhere_api::document::{self, Fields, Split};
@@ -16,7 +18,9 @@ use serde_json::Value;
 fn pack() -> Option<PathBuf> {
     let dir = std::env::var_os("ANYWHERE_EKSA_PACK")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance/eksa"));
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance/eksa")
+        });
     dir.join("cases/api.yaml").exists().then_some(dir)
 }
 

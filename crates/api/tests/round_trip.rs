@@ -1,5 +1,7 @@
 //! parse → serialise → parse keeps every object of every kind unchanged.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use anywhere_api::config_set::OBJECT_KINDS;
 use anywhere_api::{Reading, parse_config_set};
 
@@ -24,15 +26,22 @@ fn every_kind_round_trips() {
 #[test]
 fn unquoted_kubernetes_version_is_a_string() {
     let set = parse_config_set(EVERY_KIND, Reading::Strict).unwrap();
-    assert_eq!(set.cluster.spec.unwrap().kubernetes_version.as_deref(), Some("1.31"));
+    assert_eq!(
+        set.cluster.spec.unwrap().kubernetes_version.as_deref(),
+        Some("1.31")
+    );
 }
 
 /// Every spec file in the conformance pack that parses, round-trips (skips without ../shared).
 #[test]
 fn pack_inputs_round_trip() {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance/eksa/testdata/pkg");
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/conformance/eksa/testdata/pkg");
     if !root.is_dir() {
-        eprintln!("skipping: conformance pack not found at {} (it lives in ../shared)", root.display());
+        eprintln!(
+            "skipping: conformance pack not found at {} (it lives in ../shared)",
+            root.display()
+        );
         return;
     }
     let mut files = Vec::new();
@@ -50,7 +59,9 @@ fn pack_inputs_round_trip() {
     let mut checked = 0;
     for f in files {
         let text = std::fs::read_to_string(&f).unwrap();
-        let Ok(set) = parse_config_set(&text, Reading::Lenient) else { continue };
+        let Ok(set) = parse_config_set(&text, Reading::Lenient) else {
+            continue;
+        };
         let again = parse_config_set(&set.to_yaml(), Reading::Strict)
             .unwrap_or_else(|e| panic!("{}: printed spec does not parse: {e}", f.display()));
         assert_eq!(again.cluster, set.cluster, "{}", f.display());

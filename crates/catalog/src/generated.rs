@@ -111,7 +111,11 @@ pub struct BottlerocketHostContainers {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct BottlerocketBootstrapContainers {
     /// `multiNetworkBootstrap`.
-    #[serde(rename = "multiNetworkBootstrap", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "multiNetworkBootstrap",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub multi_network_bootstrap: Option<Controller>,
 }
 
@@ -171,7 +175,11 @@ pub struct Cilium {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct CloudStack {
     /// `clusterAPIController`.
-    #[serde(rename = "clusterAPIController", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "clusterAPIController",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub cluster_api_controller: Option<Controller>,
     /// `components`.
     #[serde(rename = "components", default, skip_serializing_if = "Option::is_none")]
@@ -309,13 +317,21 @@ pub struct Eksa {
     #[serde(rename = "cliTools", default, skip_serializing_if = "Option::is_none")]
     pub cli_tools: Option<Controller>,
     /// `clusterController`.
-    #[serde(rename = "clusterController", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "clusterController",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub cluster_controller: Option<Controller>,
     /// `components`.
     #[serde(rename = "components", default, skip_serializing_if = "Option::is_none")]
     pub components: Option<ClusterTemplate>,
     /// `diagnosticCollector`.
-    #[serde(rename = "diagnosticCollector", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "diagnosticCollector",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub diagnostic_collector: Option<Controller>,
     /// `version`.
     #[serde(rename = "version", default, skip_serializing_if = "Option::is_none")]
@@ -330,10 +346,18 @@ pub struct Flux {
     #[serde(rename = "helmController", default, skip_serializing_if = "Option::is_none")]
     pub helm_controller: Option<Controller>,
     /// `kustomizeController`.
-    #[serde(rename = "kustomizeController", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "kustomizeController",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub kustomize_controller: Option<Controller>,
     /// `notificationController`.
-    #[serde(rename = "notificationController", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "notificationController",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub notification_controller: Option<Controller>,
     /// `sourceController`.
     #[serde(rename = "sourceController", default, skip_serializing_if = "Option::is_none")]
@@ -372,7 +396,11 @@ pub struct Nutanix {
     #[serde(rename = "cloudProvider", default, skip_serializing_if = "Option::is_none")]
     pub cloud_provider: Option<Controller>,
     /// `clusterAPIController`.
-    #[serde(rename = "clusterAPIController", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "clusterAPIController",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub cluster_api_controller: Option<Controller>,
     /// `clusterTemplate`.
     #[serde(rename = "clusterTemplate", default, skip_serializing_if = "Option::is_none")]
@@ -396,13 +424,21 @@ pub struct Nutanix {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct PackageController {
     /// `credentialProviderPackage`.
-    #[serde(rename = "credentialProviderPackage", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "credentialProviderPackage",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub credential_provider_package: Option<Controller>,
     /// `helmChart`.
     #[serde(rename = "helmChart", default, skip_serializing_if = "Option::is_none")]
     pub helm_chart: Option<Controller>,
     /// `packageController`.
-    #[serde(rename = "packageController", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "packageController",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub package_controller: Option<Controller>,
     /// `tokenRefresher`.
     #[serde(rename = "tokenRefresher", default, skip_serializing_if = "Option::is_none")]
@@ -417,7 +453,11 @@ pub struct PackageController {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Snow {
     /// `bottlerocketBootstrapSnow`.
-    #[serde(rename = "bottlerocketBootstrapSnow", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "bottlerocketBootstrapSnow",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub bottlerocket_bootstrap_snow: Option<Controller>,
     /// `components`.
     #[serde(rename = "components", default, skip_serializing_if = "Option::is_none")]
@@ -558,7 +598,11 @@ pub struct TinkerbellStack {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Tinkerbell {
     /// `clusterAPIController`.
-    #[serde(rename = "clusterAPIController", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "clusterAPIController",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub cluster_api_controller: Option<Controller>,
     /// `clusterTemplate`.
     #[serde(rename = "clusterTemplate", default, skip_serializing_if = "Option::is_none")]
@@ -597,7 +641,11 @@ pub struct Upgrader {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct VSphere {
     /// `clusterAPIController`.
-    #[serde(rename = "clusterAPIController", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "clusterAPIController",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub cluster_api_controller: Option<Controller>,
     /// `clusterTemplate`.
     #[serde(rename = "clusterTemplate", default, skip_serializing_if = "Option::is_none")]
@@ -639,10 +687,18 @@ pub struct VersionsBundle {
     #[serde(rename = "bootstrap", default, skip_serializing_if = "Option::is_none")]
     pub bootstrap: Option<Bootstrap>,
     /// `bottlerocketHostContainers`.
-    #[serde(rename = "bottlerocketHostContainers", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "bottlerocketHostContainers",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub bottlerocket_host_containers: Option<BottlerocketHostContainers>,
     /// `bottlerocketBootstrapContainers`.
-    #[serde(rename = "bottlerocketBootstrapContainers", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "bottlerocketBootstrapContainers",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub bottlerocket_bootstrap_containers: Option<BottlerocketBootstrapContainers>,
     /// `certManager`.
     #[serde(rename = "certManager", default, skip_serializing_if = "Option::is_none")]
@@ -669,13 +725,21 @@ pub struct VersionsBundle {
     #[serde(rename = "eksa", default, skip_serializing_if = "Option::is_none")]
     pub eksa: Option<Eksa>,
     /// `endOfStandardSupport`.
-    #[serde(rename = "endOfStandardSupport", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "endOfStandardSupport",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub end_of_standard_support: Option<String>,
     /// `etcdadmBootstrap`.
     #[serde(rename = "etcdadmBootstrap", default, skip_serializing_if = "Option::is_none")]
     pub etcdadm_bootstrap: Option<Bootstrap>,
     /// `etcdadmController`.
-    #[serde(rename = "etcdadmController", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "etcdadmController",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub etcdadm_controller: Option<Bootstrap>,
     /// `flux`.
     #[serde(rename = "flux", default, skip_serializing_if = "Option::is_none")]
@@ -693,7 +757,11 @@ pub struct VersionsBundle {
     #[serde(rename = "nutanix", default, skip_serializing_if = "Option::is_none")]
     pub nutanix: Option<Nutanix>,
     /// `packageController`.
-    #[serde(rename = "packageController", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "packageController",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub package_controller: Option<PackageController>,
     /// `snow`.
     #[serde(rename = "snow", default, skip_serializing_if = "Option::is_none")]
@@ -730,8 +798,7 @@ pub struct BundlesSpec {
 /// BundlesStatus defines the observed state of Bundles.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct BundlesStatus {
-}
+pub struct BundlesStatus {}
 
 /// Reference to a Bundles resource in the cluster
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -753,7 +820,11 @@ pub struct BundlesRef {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct EKSAReleaseSpec {
     /// Manifest url to parse bundle information from for this EKS-A release
-    #[serde(rename = "bundleManifestUrl", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "bundleManifestUrl",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub bundle_manifest_url: Option<String>,
     /// Reference to a Bundles resource in the cluster
     #[serde(rename = "bundlesRef", default, skip_serializing_if = "Option::is_none")]
@@ -810,7 +881,11 @@ pub struct EksACLI {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ReleaseSpecRelease {
     /// Manifest url to parse bundle information from for this EKS-A release
-    #[serde(rename = "bundleManifestUrl", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "bundleManifestUrl",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub bundle_manifest_url: Option<String>,
     /// `date`.
     #[serde(rename = "date", default, skip_serializing_if = "Option::is_none")]
@@ -850,8 +925,7 @@ pub struct ReleaseSpec {
 /// ReleaseStatus defines the observed state of Release.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct ReleaseStatus {
-}
+pub struct ReleaseStatus {}
 
 /// Bundles is the Schema for the bundles API.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

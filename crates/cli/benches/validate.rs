@@ -37,8 +37,15 @@ fn main() {
         let ctx = validate::ClusterContext::new(&NoDns);
         let violations = validate::config_set(&set, &ctx);
         assert!(violations.is_empty(), "sample must be valid: {violations:?}");
-        let version = set.cluster.spec.as_ref().and_then(|s| s.kubernetes_version.clone()).unwrap_or_default();
-        catalog.check_kubernetes_version(&version).expect("supported version");
+        let version = set
+            .cluster
+            .spec
+            .as_ref()
+            .and_then(|s| s.kubernetes_version.clone())
+            .unwrap_or_default();
+        catalog
+            .check_kubernetes_version(&version)
+            .expect("supported version");
         black_box(set);
     };
     for _ in 0..200 {
@@ -68,8 +75,16 @@ fn main() {
     std::fs::write(&file, &spec).expect("write spec");
     let run = || {
         let t = Instant::now();
-        let out = Command::new(bin).args(["validate", "-f"]).arg(&file).output().expect("run anywhere");
-        assert!(out.status.success(), "validate failed: {}", String::from_utf8_lossy(&out.stdout));
+        let out = Command::new(bin)
+            .args(["validate", "-f"])
+            .arg(&file)
+            .output()
+            .expect("run anywhere");
+        assert!(
+            out.status.success(),
+            "validate failed: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
         t.elapsed()
     };
     for _ in 0..5 {

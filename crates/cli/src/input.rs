@@ -23,16 +23,32 @@ pub fn read(path: &str) -> Result<Input> {
     let limit = (MAX_FILE_BYTES + 1) as u64;
     let mut bytes = Vec::new();
     if path == "-" {
-        std::io::stdin().lock().take(limit).read_to_end(&mut bytes).context("failed to read standard input")?;
+        std::io::stdin()
+            .lock()
+            .take(limit)
+            .read_to_end(&mut bytes)
+            .context("failed to read standard input")?;
         let size_bytes = bytes.len() as u64;
-        return Ok(Input { name: "<stdin>".into(), bytes, size_bytes });
+        return Ok(Input {
+            name: "<stdin>".into(),
+            bytes,
+            size_bytes,
+        });
     }
     let file = std::fs::File::open(Path::new(path)).with_context(|| format!("failed to open {path}"))?;
-    let meta = file.metadata().with_context(|| format!("failed to read {path}"))?;
+    let meta = file
+        .metadata()
+        .with_context(|| format!("failed to read {path}"))?;
     if meta.is_dir() {
         anyhow::bail!("{path} is a directory, not a spec file");
     }
-    file.take(limit).read_to_end(&mut bytes).with_context(|| format!("failed to read {path}"))?;
+    file.take(limit)
+        .read_to_end(&mut bytes)
+        .with_context(|| format!("failed to read {path}"))?;
     let size_bytes = meta.len().max(bytes.len() as u64);
-    Ok(Input { name: path.to_string(), bytes, size_bytes })
+    Ok(Input {
+        name: path.to_string(),
+        bytes,
+        size_bytes,
+    })
 }

@@ -19,7 +19,13 @@ mod input;
 #[command(name = "anywhere", version, propagate_version = true, max_term_width = 100)]
 struct Cli {
     /// Log verbosity: 0 warnings only, 1 progress, 2 debug, 3 and more trace. Logs go to stderr.
-    #[arg(short = 'v', long = "verbosity", global = true, default_value_t = 0, value_name = "LEVEL")]
+    #[arg(
+        short = 'v',
+        long = "verbosity",
+        global = true,
+        default_value_t = 0,
+        value_name = "LEVEL"
+    )]
     verbosity: u8,
 
     #[command(subcommand)]
@@ -93,5 +99,9 @@ fn init_tracing(verbosity: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("ANYWHERE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
 }

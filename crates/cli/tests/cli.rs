@@ -1,5 +1,7 @@
 //! The `anywhere` binary end to end: what a user types, what they see, the exit code.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -28,7 +30,10 @@ fn shared() -> Option<PathBuf> {
 #[test]
 fn every_provider_sample_validates() {
     for provider in ["vsphere", "tinkerbell", "cloudstack", "nutanix", "snow", "docker"] {
-        let out = anywhere().args(["generate", "clusterconfig", "demo", "-p", provider]).output().unwrap();
+        let out = anywhere()
+            .args(["generate", "clusterconfig", "demo", "-p", provider])
+            .output()
+            .unwrap();
         assert!(out.status.success(), "{provider}: generate failed");
         anywhere()
             .args(["validate", "-f", "-"])
@@ -42,7 +47,12 @@ fn every_provider_sample_validates() {
 #[test]
 fn quickstart_example_validates() {
     let example = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/quickstart.yaml");
-    anywhere().arg("validate").arg("-f").arg(example).assert().success();
+    anywhere()
+        .arg("validate")
+        .arg("-f")
+        .arg(example)
+        .assert()
+        .success();
 }
 
 #[test]
@@ -67,12 +77,22 @@ spec:
     pods: {cidrBlocks: [192.168.0.0/16]}
     services: {cidrBlocks: [10.96.0.0/12]}
 "#;
-    let out = anywhere().args(["validate", "-f", "-"]).write_stdin(spec).output().unwrap();
+    let out = anywhere()
+        .args(["validate", "-f", "-"])
+        .write_stdin(spec)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let stdout = String::from_utf8(out.stdout).unwrap();
     assert!(stdout.contains("<stdin>: metadata.name: "), "{stdout}");
-    assert!(stdout.contains("<stdin>: spec.controlPlaneConfiguration.count: "), "{stdout}");
-    assert!(stdout.contains("spec.datacenterRef"), "dangling datacenterRef must be reported: {stdout}");
+    assert!(
+        stdout.contains("<stdin>: spec.controlPlaneConfiguration.count: "),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("spec.datacenterRef"),
+        "dangling datacenterRef must be reported: {stdout}"
+    );
     assert!(stdout.lines().any(|l| l.starts_with("  hint: ")), "{stdout}");
 }
 
@@ -84,13 +104,19 @@ fn unknown_field_names_its_path_and_suggests() {
         .write_stdin(spec)
         .assert()
         .code(1)
-        .stdout(predicate::str::contains("spec.controlPlaneConfiguration.cuont: unknown field \"cuont\""))
+        .stdout(predicate::str::contains(
+            "spec.controlPlaneConfiguration.cuont: unknown field \"cuont\"",
+        ))
         .stdout(predicate::str::contains("did you mean \"count\""));
 }
 
 #[test]
 fn json_output_is_machine_readable() {
-    let out = anywhere().args(["validate", "-f", "-", "-o", "json"]).write_stdin("kind: Cluster\n").output().unwrap();
+    let out = anywhere()
+        .args(["validate", "-f", "-", "-o", "json"])
+        .write_stdin("kind: Cluster\n")
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("stdout is JSON");
     assert_eq!(v["valid"], false);
@@ -99,8 +125,13 @@ fn json_output_is_machine_readable() {
 
 #[test]
 fn unsupported_kubernetes_version_names_supported_ones() {
-    let out = anywhere().args(["generate", "clusterconfig", "old", "-p", "docker"]).output().unwrap();
-    let spec = String::from_utf8(out.stdout).unwrap().replace("kubernetesVersion: \"1.36\"", "kubernetesVersion: \"1.25\"");
+    let out = anywhere()
+        .args(["generate", "clusterconfig", "old", "-p", "docker"])
+        .output()
+        .unwrap();
+    let spec = String::from_utf8(out.stdout)
+        .unwrap()
+        .replace("kubernetesVersion: \"1.36\"", "kubernetesVersion: \"1.25\"");
     anywhere()
         .args(["validate", "-f", "-"])
         .write_stdin(spec)
@@ -125,11 +156,23 @@ fn missing_file_is_a_clear_error() {
 fn bad_input_gets_a_bounded_clear_error() {
     let mut bomb = String::from("a: &a [x,x,x,x,x,x,x,x,x,x]\n");
     for i in 0..20 {
-        let prev = if i == 0 { "a".to_string() } else { format!("b{}", i - 1) };
-        bomb.push_str(&format!("b{i}: &b{i} [*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev}]\n"));
+        let prev = if i == 0 {
+            "a".to_string()
+        } else {
+            format!("b{}", i - 1)
+        };
+        bomb.push_str(&format!(
+            "b{i}: &b{i} [*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev}]\n"
+        ));
     }
-    let deep = format!("kind: Cluster\napiVersion: anywhere.eks.amazonaws.com/v1alpha1\nspec: {}{}\n", "[".repeat(100_000), "]".repeat(100_000));
-    let garbage: Vec<u8> = (0..4096u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
+    let deep = format!(
+        "kind: Cluster\napiVersion: anywhere.eks.amazonaws.com/v1alpha1\nspec: {}{}\n",
+        "[".repeat(100_000),
+        "]".repeat(100_000)
+    );
+    let garbage: Vec<u8> = (0..4096u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
     let big = "# padding\n".repeat(1_100_000);
     let cases: Vec<(&str, Vec<u8>, &str)> = vec![
         ("empty", Vec::new(), "no document of kind Cluster"),
@@ -139,10 +182,18 @@ fn bad_input_gets_a_bounded_clear_error() {
         ("10 MB", big.into_bytes(), "more than the"),
     ];
     for (what, input, want) in cases {
-        let out = anywhere().args(["validate", "-f", "-"]).write_stdin(input).output().unwrap();
+        let out = anywhere()
+            .args(["validate", "-f", "-"])
+            .write_stdin(input)
+            .output()
+            .unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout);
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(1), "{what}: stdout {stdout} stderr {stderr}");
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{what}: stdout {stdout} stderr {stderr}"
+        );
         assert!(stdout.contains(want), "{what}: want {want:?} in {stdout}");
         assert!(!stderr.contains("panicked"), "{what}: {stderr}");
     }
@@ -150,9 +201,21 @@ fn bad_input_gets_a_bounded_clear_error() {
 
 #[test]
 fn version_and_completions() {
-    anywhere().arg("version").assert().success().stdout(predicate::str::contains("1.36"));
-    anywhere().args(["version", "-o", "json"]).assert().success().stdout(predicate::str::contains("kubernetesVersions"));
-    anywhere().args(["completion", "bash"]).assert().success().stdout(predicate::str::contains("anywhere"));
+    anywhere()
+        .arg("version")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("1.36"));
+    anywhere()
+        .args(["version", "-o", "json"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("kubernetesVersions"));
+    anywhere()
+        .args(["completion", "bash"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("anywhere"));
 }
 
 /// Every case of the pack's api.yaml passes (the network-only one is skipped with its reason).

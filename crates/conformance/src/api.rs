@@ -104,8 +104,10 @@ struct CaseFile {
 /// `resolver` answers the DNS lookups of proxy host names (rule B9 of the pack's README).
 pub fn run(cases_file: &Path, data: &DataDirs, resolver: &dyn Resolver) -> Result<Report, Error> {
     let value = crate::read_case_file(cases_file)?;
-    let file: CaseFile = serde_json::from_value(value)
-        .map_err(|e| Error::Format { path: cases_file.to_path_buf(), message: e.to_string() })?;
+    let file: CaseFile = serde_json::from_value(value).map_err(|e| Error::Format {
+        path: cases_file.to_path_buf(),
+        message: e.to_string(),
+    })?;
     let mut report = Report::default();
     for case in &file.cases {
         report.cases.push(run_case(case, data, resolver));
@@ -132,7 +134,10 @@ struct OpError {
 
 impl OpError {
     fn rule(v: &Violation) -> Self {
-        OpError { class: Class::Rule, message: format!("{}: {}", v.path, v.message) }
+        OpError {
+            class: Class::Rule,
+            message: format!("{}: {}", v.path, v.message),
+        }
     }
 }
 
@@ -147,7 +152,12 @@ struct Produced {
 
 /// Runs one case.
 pub fn run_case(case: &Case, data: &DataDirs, resolver: &dyn Resolver) -> CaseResult {
-    let mut result = CaseResult { id: case.id.clone(), status: Status::Passed, notes: Vec::new(), error: None };
+    let mut result = CaseResult {
+        id: case.id.clone(),
+        status: Status::Passed,
+        notes: Vec::new(),
+        error: None,
+    };
     if case.network_dependent {
         result.status = Status::Skipped("needs DNS resolution of a public name (network_dependent)".into());
         return result;
@@ -161,7 +171,10 @@ pub fn run_case(case: &Case, data: &DataDirs, resolver: &dyn Resolver) -> CaseRe
         ("valid", Err(e)) => Status::Failed(format!("expected valid, got error: {}", e.message)),
         ("invalid", Ok(_)) => Status::Failed(format!(
             "expected an error{}, got none",
-            case.error_contains.as_deref().map(|c| format!(" containing {c:?}")).unwrap_or_default()
+            case.error_contains
+                .as_deref()
+                .map(|c| format!(" containing {c:?}"))
+                .unwrap_or_default()
         )),
         ("invalid", Err(e)) => check_invalid(case, &e),
         (other, _) => Status::Failed(format!("unknown expect value {other:?}")),
@@ -180,7 +193,10 @@ fn run_operation(case: &Case, data: &DataDirs, resolver: &dyn Resolver) -> Resul
         if op == "parse_cluster_from_content" || e.class == Class::Rule || e.class == Class::KindAbsent {
             e
         } else {
-            OpError { message: format!("unable to parse {path} file: {}", e.message), ..e }
+            OpError {
+                message: format!("unable to parse {path} file: {}", e.message),
+                ..e
+            }
         }
     };
     let args = case.args.clone().unwrap_or_default();
@@ -197,7 +213,10 @@ fn run_operation(case: &Case, data: &DataDirs, resolver: &dyn Resolver) -> Resul
                     return Err(OpError::rule(v));
                 }
             }
-            Ok(Produced { object: Some(to_value(&cluster)), ..Default::default() })
+            Ok(Produced {
+                object: Some(to_value(&cluster)),
+                ..Default::default()
+            })
         }
         "get_and_validate_awsiam_config" => {
             let value = first_of_kind(&text, "AWSIamConfig").map_err(wrap)?;
@@ -208,7 +227,10 @@ fn run_operation(case: &Case, data: &DataDirs, resolver: &dyn Resolver) -> Resul
             defaults::aws_iam_config(&mut c);
             let vs = validate::aws_iam_config(&c, &args.ref_name, &args.cluster.namespace);
             first_violation(vs)?;
-            Ok(Produced { object: Some(to_value(&c)), ..Default::default() })
+            Ok(Produced {
+                object: Some(to_value(&c)),
+                ..Default::default()
+            })
         }
         "get_and_validate_oidc_config" => {
             let value = first_of_kind(&text, "OIDCConfig").map_err(wrap)?;
@@ -218,18 +240,28 @@ fn run_operation(case: &Case, data: &DataDirs, resolver: &dyn Resolver) -> Resul
             }
             let vs = validate::oidc_config(&c, &args.ref_name, &args.cluster.namespace);
             first_violation(vs)?;
-            Ok(Produced { object: Some(to_value(&c)), ..Default::default() })
+            Ok(Produced {
+                object: Some(to_value(&c)),
+                ..Default::default()
+            })
         }
         "get_nutanix_datacenter_config_then_validate" => {
             let value = first_of_kind(&text, "NutanixDatacenterConfig").map_err(wrap)?;
             let c: NutanixDatacenterConfig = decode(&value).map_err(wrap)?;
             first_violation(validate::nutanix_datacenter(&c))?;
-            Ok(Produced { object: Some(to_value(&c)), nutanix_datacenter: Some(c), ..Default::default() })
+            Ok(Produced {
+                object: Some(to_value(&c)),
+                nutanix_datacenter: Some(c),
+                ..Default::default()
+            })
         }
-        "parse_config_set" | "parse_config_set_then_nutanix_machine_defaults"
+        "parse_config_set"
+        | "parse_config_set_then_nutanix_machine_defaults"
         | "parse_config_set_then_validate_nutanix_machine" => {
-            let mut set = anywhere_api::parse_config_set(&text, Reading::Lenient)
-                .map_err(|e| OpError { class: classify_parse(&e), message: e.to_string() })?;
+            let mut set = anywhere_api::parse_config_set(&text, Reading::Lenient).map_err(|e| OpError {
+                class: classify_parse(&e),
+                message: e.to_string(),
+            })?;
             if op == "parse_config_set_then_nutanix_machine_defaults" {
                 for m in set.all_mut::<NutanixMachineConfig>() {
                     defaults::nutanix_machine(m);
@@ -240,17 +272,26 @@ fn run_operation(case: &Case, data: &DataDirs, resolver: &dyn Resolver) -> Resul
                     first_violation(validate::nutanix_machine(m))?;
                 }
             }
-            Ok(Produced { set: Some(set), ..Default::default() })
+            Ok(Produced {
+                set: Some(set),
+                ..Default::default()
+            })
         }
         _ => {
             let Some(kind) = datacenter_kind_of(op) else {
-                return Err(OpError { class: Class::Rule, message: format!("unknown operation {op:?}") });
+                return Err(OpError {
+                    class: Class::Rule,
+                    message: format!("unknown operation {op:?}"),
+                });
             };
             let value = first_of_kind(&text, kind).map_err(wrap)?;
             let object = Object::decode(kind, &value, Fields::Strict)
                 .expect("datacenter kinds are known")
                 .map_err(|e| wrap(decode_error(e)))?;
-            Ok(Produced { object: Some(object.to_value()), ..Default::default() })
+            Ok(Produced {
+                object: Some(object.to_value()),
+                ..Default::default()
+            })
         }
     }
 }
@@ -281,12 +322,18 @@ fn to_value<T: serde::Serialize>(t: &T) -> Value {
 fn read_input(case: &Case, data: &DataDirs) -> Result<String, OpError> {
     let missing = || OpError {
         class: Class::FileMissing,
-        message: format!("unable to read file due to: open {}: no such file or directory", case.input.path),
+        message: format!(
+            "unable to read file due to: open {}: no such file or directory",
+            case.input.path
+        ),
     };
     let rel = case.input.pack_path.as_deref().ok_or_else(missing)?;
     let file = data.find(rel).ok_or_else(missing)?;
     let bytes = std::fs::read(&file).map_err(|_| missing())?;
-    let text = document::text_of(&bytes).map_err(|e| OpError { class: Class::Yaml { line: None }, message: e.to_string() })?;
+    let text = document::text_of(&bytes).map_err(|e| OpError {
+        class: Class::Yaml { line: None },
+        message: e.to_string(),
+    })?;
     Ok(text.to_string())
 }
 
@@ -301,7 +348,10 @@ fn first_of_kind(text: &str, kind: &str) -> Result<Value, OpError> {
             return Ok(Value::Object(map));
         }
     }
-    Err(OpError { class: Class::KindAbsent, message: format!("yamlop content is invalid or does not contain kind {kind}") })
+    Err(OpError {
+        class: Class::KindAbsent,
+        message: format!("yamlop content is invalid or does not contain kind {kind}"),
+    })
 }
 
 fn decode<T: serde::de::DeserializeOwned>(value: &Value) -> Result<T, OpError> {
@@ -314,18 +364,26 @@ fn doc_error(e: document::Error) -> OpError {
         document::Error::Separator { line, .. } => Class::Yaml { line: Some(*line) },
         _ => Class::Yaml { line: None },
     };
-    OpError { class, message: e.to_string() }
+    OpError {
+        class,
+        message: e.to_string(),
+    }
 }
 
 fn decode_error(e: document::Error) -> OpError {
     let class = match &e {
         document::Error::Decode { path, message, .. } => match message.strip_prefix("unknown field \"") {
-            Some(rest) => Class::UnknownField { key: rest.trim_end_matches('"').to_string() },
+            Some(rest) => Class::UnknownField {
+                key: rest.trim_end_matches('"').to_string(),
+            },
             None => Class::WrongType { path: path.clone() },
         },
         _ => Class::Yaml { line: None },
     };
-    OpError { class, message: e.to_string() }
+    OpError {
+        class,
+        message: e.to_string(),
+    }
 }
 
 fn classify_parse(e: &anywhere_api::ParseError) -> Class {
@@ -349,13 +407,22 @@ fn check_invalid(case: &Case, e: &OpError) -> Status {
     if is_library_worded(want) {
         return Status::Passed;
     }
-    Status::Failed(format!("expected an error containing {want:?}, got {:?}", e.message))
+    Status::Failed(format!(
+        "expected an error containing {want:?}, got {:?}",
+        e.message
+    ))
 }
 
 fn is_library_worded(want: &str) -> bool {
-    ["no such file or directory", "unknown field", "cannot unmarshal", "yaml:", "converting YAML to JSON"]
-        .iter()
-        .any(|w| want.contains(w))
+    [
+        "no such file or directory",
+        "unknown field",
+        "cannot unmarshal",
+        "yaml:",
+        "converting YAML to JSON",
+    ]
+    .iter()
+    .any(|w| want.contains(w))
 }
 
 /// `None` when our error is of the class the reference's library-worded message describes.
@@ -364,9 +431,14 @@ fn library_class_mismatch(want: &str, got: &Class) -> Option<String> {
         return (*got != Class::FileMissing).then(|| "expected a missing-file error".into());
     }
     if want.contains("unknown field") {
-        let key = want.split("unknown field \"").nth(1).and_then(|r| r.split('"').next());
+        let key = want
+            .split("unknown field \"")
+            .nth(1)
+            .and_then(|r| r.split('"').next());
         return match (got, key) {
-            (Class::UnknownField { key: k }, Some(w)) if k != w => Some(format!("expected unknown field {w:?}")),
+            (Class::UnknownField { key: k }, Some(w)) if k != w => {
+                Some(format!("expected unknown field {w:?}"))
+            }
             (Class::UnknownField { .. }, _) => None,
             _ => Some("expected an unknown-field error".into()),
         };
@@ -419,9 +491,15 @@ fn strip_indices(path: &str) -> String {
 }
 
 fn check_valid(case: &Case, produced: &Produced, notes: &mut Vec<String>) -> Status {
-    if let Some((want, got)) = &produced.marshalled {
-        if want != got {
-            let line = want.lines().zip(got.lines()).position(|(a, b)| a != b).unwrap_or(want.lines().count().min(got.lines().count()));
+    if let Some((want, got)) = &produced.marshalled
+        && want != got
+    {
+        {
+            let line = want
+                .lines()
+                .zip(got.lines())
+                .position(|(a, b)| a != b)
+                .unwrap_or(want.lines().count().min(got.lines().count()));
             return Status::Failed(format!(
                 "marshalled output differs at line {}: want {:?}, got {:?}",
                 line + 1,
@@ -446,7 +524,11 @@ fn check_valid(case: &Case, produced: &Produced, notes: &mut Vec<String>) -> Sta
         };
         let machines: Vec<&NutanixMachineConfig> = set.all::<NutanixMachineConfig>().collect();
         if machines.len() != expected.len() {
-            return Status::Failed(format!("want {} NutanixMachineConfigs, got {}", expected.len(), machines.len()));
+            return Status::Failed(format!(
+                "want {} NutanixMachineConfigs, got {}",
+                expected.len(),
+                machines.len()
+            ));
         }
         for (name, want) in expected {
             let Some(m) = machines.iter().find(|m| m.name() == name) else {
@@ -472,7 +554,10 @@ fn check_valid(case: &Case, produced: &Produced, notes: &mut Vec<String>) -> Sta
 /// The object a check is about: the parsed datacenter config, or the (single) machine config.
 fn check_target(produced: &Produced) -> Option<(Object, &'static str)> {
     if let Some(dc) = &produced.nutanix_datacenter {
-        return Some((Object::NutanixDatacenterConfig(dc.clone()), "NutanixDatacenterConfig"));
+        return Some((
+            Object::NutanixDatacenterConfig(dc.clone()),
+            "NutanixDatacenterConfig",
+        ));
     }
     let set = produced.set.as_ref()?;
     let m = set.all::<NutanixMachineConfig>().next()?;
@@ -497,38 +582,59 @@ fn run_check(check: &str, produced: &Produced) -> Option<Result<(), String>> {
         let during = annotations::is_paused(object.metadata());
         annotations::clear_pause(object.metadata_mut());
         let after = annotations::is_paused(object.metadata());
-        return Some(flag(!before && during && !after, "pause annotation round trip failed"));
+        return Some(flag(
+            !before && during && !after,
+            "pause annotation round trip failed",
+        ));
     }
     if c.contains("etcd") && c.contains("marking") {
         let before = annotations::is_etcd(object.metadata());
         annotations::mark_etcd(object.metadata_mut());
-        return Some(flag(!before && annotations::is_etcd(object.metadata()), "etcd mark failed"));
+        return Some(flag(
+            !before && annotations::is_etcd(object.metadata()),
+            "etcd mark failed",
+        ));
     }
     if c.contains("control plane") && c.contains("marking") {
         let before = annotations::is_control_plane(object.metadata());
         annotations::mark_control_plane(object.metadata_mut());
-        return Some(flag(!before && annotations::is_control_plane(object.metadata()), "control-plane mark failed"));
+        return Some(flag(
+            !before && annotations::is_control_plane(object.metadata()),
+            "control-plane mark failed",
+        ));
     }
     if c.contains("managed") {
         let before = annotations::is_managed(object.metadata());
         object.metadata_mut().annotations = None;
         annotations::set_managed_by(object.metadata_mut(), "eksa-unit-test");
-        return Some(flag(!before && annotations::is_managed(object.metadata()), "managed-by round trip failed"));
+        return Some(flag(
+            !before && annotations::is_managed(object.metadata()),
+            "managed-by round trip failed",
+        ));
     }
     if c.contains("marshallable") || c.contains("serialises to yaml") {
         let text = anywhere_api::yaml::to_string(&object.to_value(), anywhere_api::yaml::KeyOrder::AsIs);
         let back = document::parse_value(&text, 1).map_err(|e| e.to_string());
         return Some(back.and_then(|v| flag(v == object.to_value(), "YAML round trip changed the object")));
     }
-    let Object::NutanixMachineConfig(m) = &object else { return None };
+    let Object::NutanixMachineConfig(m) = &object else {
+        return None;
+    };
     let spec = m.spec.clone().unwrap_or_default();
-    let first_user = spec.users.as_ref().and_then(|u| u.first()).cloned().unwrap_or_default();
+    let first_user = spec
+        .users
+        .as_ref()
+        .and_then(|u| u.first())
+        .cloned()
+        .unwrap_or_default();
     if c.starts_with("osfamily ") && c.contains("namespace") {
         // "osFamily ubuntu, namespace default, name eksa-unit-test"
         let mut ok = true;
         for part in c.split(',') {
             let mut words = part.split_whitespace();
-            let (Some(key), Some(val)) = (words.next(), words.next()) else { continue };
+            let (Some(key), Some(val)) = (words.next(), words.next()) else {
+                continue;
+            };
             ok &= match key {
                 "osfamily" => spec.os_family.as_deref().unwrap_or("").eq_ignore_ascii_case(val),
                 "namespace" => m.namespace() == val,
@@ -539,17 +645,30 @@ fn run_check(check: &str, produced: &Produced) -> Option<Result<(), String>> {
         return Some(flag(ok, "osFamily, namespace or name differs"));
     }
     if c.contains("users[0].name") {
-        let want = c.split('(').nth(1).and_then(|r| r.split(')').next()).unwrap_or("");
+        let want = c
+            .split('(')
+            .nth(1)
+            .and_then(|r| r.split(')').next())
+            .unwrap_or("");
         let name = first_user.name.unwrap_or_default();
-        return Some(flag(!name.is_empty() && (want.is_empty() || name == want), "users[0].name differs"));
+        return Some(flag(
+            !name.is_empty() && (want.is_empty() || name == want),
+            "users[0].name differs",
+        ));
     }
     if c.contains("osfamily ==") {
         let want = c.split("==").nth(1).unwrap_or("").trim().to_string();
-        return Some(flag(spec.os_family.as_deref().unwrap_or("") == want, "osFamily differs"));
+        return Some(flag(
+            spec.os_family.as_deref().unwrap_or("") == want,
+            "osFamily differs",
+        ));
     }
     if c.contains("sshauthorizedkeys has one entry") {
         let keys = first_user.ssh_authorized_keys.unwrap_or_default();
-        return Some(flag(keys == vec![String::new()], "sshAuthorizedKeys is not [\"\"]"));
+        return Some(flag(
+            keys == vec![String::new()],
+            "sshAuthorizedKeys is not [\"\"]",
+        ));
     }
     None
 }
@@ -559,7 +678,10 @@ fn run_check(check: &str, produced: &Produced) -> Option<Result<(), String>> {
 fn marshal_generated(case: &Case, data: &DataDirs) -> Result<Produced, OpError> {
     let want = read_input(case, data)?;
     let generate = case.generate.clone().unwrap_or(Value::Null);
-    let name = generate.get("name").and_then(Value::as_str).unwrap_or("test-cluster");
+    let name = generate
+        .get("name")
+        .and_then(Value::as_str)
+        .unwrap_or("test-cluster");
     let version = case
         .note
         .as_deref()
@@ -592,5 +714,8 @@ fn marshal_generated(case: &Case, data: &DataDirs) -> Result<Produced, OpError> 
         value["spec"]["clusterNetwork"]["dns"] = Value::Object(Default::default());
     }
     let got = anywhere_api::yaml::to_string(&value, anywhere_api::yaml::KeyOrder::Sorted);
-    Ok(Produced { marshalled: Some((want, got)), ..Default::default() })
+    Ok(Produced {
+        marshalled: Some((want, got)),
+        ..Default::default()
+    })
 }

@@ -17,13 +17,17 @@ pub fn prune_zero(v: &Value) -> Option<Value> {
                 None
             } else {
                 Some(Value::Array(
-                    a.iter().map(|x| prune_zero(x).unwrap_or(Value::Object(Default::default()))).collect(),
+                    a.iter()
+                        .map(|x| prune_zero(x).unwrap_or(Value::Object(Default::default())))
+                        .collect(),
                 ))
             }
         }
         Value::Object(m) => {
-            let out: serde_json::Map<String, Value> =
-                m.iter().filter_map(|(k, x)| prune_zero(x).map(|x| (k.clone(), x))).collect();
+            let out: serde_json::Map<String, Value> = m
+                .iter()
+                .filter_map(|(k, x)| prune_zero(x).map(|x| (k.clone(), x)))
+                .collect();
             (!out.is_empty()).then_some(Value::Object(out))
         }
     }
@@ -38,7 +42,11 @@ fn diff(want: &Value, got: &Value, path: String) -> Option<String> {
     match (want, got) {
         (Value::Object(a), Value::Object(b)) => {
             for (k, av) in a {
-                let p = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                let p = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
                 match b.get(k) {
                     None => return Some(format!("{p}: want {}, got nothing", short(av))),
                     Some(bv) => {
@@ -50,7 +58,11 @@ fn diff(want: &Value, got: &Value, path: String) -> Option<String> {
             }
             for (k, bv) in b {
                 if !a.contains_key(k) {
-                    let p = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                    let p = if path.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{path}.{k}")
+                    };
                     return Some(format!("{p}: want nothing, got {}", short(bv)));
                 }
             }
@@ -65,7 +77,12 @@ fn diff(want: &Value, got: &Value, path: String) -> Option<String> {
             (a.len() != b.len()).then(|| format!("{path}: want {} items, got {}", a.len(), b.len()))
         }
         (a, b) if scalar_eq(a, b) => None,
-        (a, b) => Some(format!("{}: want {}, got {}", if path.is_empty() { "." } else { &path }, short(a), short(b))),
+        (a, b) => Some(format!(
+            "{}: want {}, got {}",
+            if path.is_empty() { "." } else { &path },
+            short(a),
+            short(b)
+        )),
     }
 }
 
@@ -80,7 +97,11 @@ fn scalar_eq(a: &Value, b: &Value) -> bool {
 
 fn short(v: &Value) -> String {
     let s = v.to_string();
-    if s.len() > 80 { format!("{}...", &s[..s.floor_char_boundary(77)]) } else { s }
+    if s.len() > 80 {
+        format!("{}...", &s[..s.floor_char_boundary(77)])
+    } else {
+        s
+    }
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@
 //! beyond emulating the reference's call shapes (which document it reads, which arguments it
 //! passes). It must not change the behaviour of the crates it tests.
 #![warn(missing_docs)]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -74,11 +75,17 @@ impl Report {
     }
     /// Number of failed cases.
     pub fn failed(&self) -> usize {
-        self.cases.iter().filter(|c| matches!(c.status, Status::Failed(_))).count()
+        self.cases
+            .iter()
+            .filter(|c| matches!(c.status, Status::Failed(_)))
+            .count()
     }
     /// Number of skipped cases.
     pub fn skipped(&self) -> usize {
-        self.cases.iter().filter(|c| matches!(c.status, Status::Skipped(_))).count()
+        self.cases
+            .iter()
+            .filter(|c| matches!(c.status, Status::Skipped(_)))
+            .count()
     }
 }
 
@@ -137,9 +144,16 @@ impl DataDirs {
 }
 
 fn read_case_file(path: &Path) -> Result<serde_json::Value, Error> {
-    let bytes = std::fs::read(path).map_err(|source| Error::Read { path: path.to_path_buf(), source })?;
-    let text = anywhere_api::document::text_of(&bytes)
-        .map_err(|e| Error::Format { path: path.to_path_buf(), message: e.to_string() })?;
-    anywhere_api::document::parse_value(text, 1)
-        .map_err(|e| Error::Format { path: path.to_path_buf(), message: e.to_string() })
+    let bytes = std::fs::read(path).map_err(|source| Error::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let text = anywhere_api::document::text_of(&bytes).map_err(|e| Error::Format {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    anywhere_api::document::parse_value(text, 1).map_err(|e| Error::Format {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })
 }

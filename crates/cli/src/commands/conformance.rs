@@ -29,5 +29,9 @@ pub fn api(args: Args) -> Result<ExitCode> {
         print!("{}", report.detailed());
     }
     print!("{report}");
-    Ok(if report.failed() == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if report.failed() == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }

@@ -26,8 +26,8 @@ pub fn cluster_config(args: ClusterConfigArgs) -> Result<ExitCode> {
     let newest = catalog
         .supported_versions()
         .into_iter()
+        .max()
         .map(|v| v.to_string())
-        .last()
         .unwrap_or_else(|| generate::DEFAULT_KUBERNETES_VERSION.to_string());
     let set = generate::sample(&args.name, args.provider, &newest);
     print!("{}", set.to_yaml());

@@ -72,7 +72,11 @@ pub fn run(args: Args) -> Result<ExitCode> {
         Format::Json => println!("{}", serde_json::to_string_pretty(&outcome)?),
         Format::Text => print_text(&outcome),
     }
-    Ok(if outcome.valid { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if outcome.valid {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 /// What the environment contributes to defaulting and validation. Read here, at the edge, and
@@ -87,10 +91,12 @@ pub struct Options {
 impl Options {
     fn from_env() -> Result<Self> {
         let registry_mirror_ca = match std::env::var_os("EKSA_REGISTRY_MIRROR_CA") {
-            Some(p) if !p.is_empty() => Some(
-                std::fs::read_to_string(&p)
-                    .with_context(|| format!("failed to read EKSA_REGISTRY_MIRROR_CA file {}", p.to_string_lossy()))?,
-            ),
+            Some(p) if !p.is_empty() => Some(std::fs::read_to_string(&p).with_context(|| {
+                format!(
+                    "failed to read EKSA_REGISTRY_MIRROR_CA file {}",
+                    p.to_string_lossy()
+                )
+            })?),
             _ => None,
         };
         let flag = |name: &str| std::env::var(name).map(|v| v == "true").unwrap_or(false);
@@ -107,7 +113,8 @@ pub fn load_catalog(bundles_override: Option<&Path>) -> Result<Catalog> {
     match bundles_override {
         None => Ok(Catalog::embedded().clone()),
         Some(path) => {
-            let bytes = std::fs::read(path).with_context(|| format!("failed to read bundles override {}", path.display()))?;
+            let bytes = std::fs::read(path)
+                .with_context(|| format!("failed to read bundles override {}", path.display()))?;
             let base = path.parent().unwrap_or(Path::new(".")).to_path_buf();
             let fetch = FileFetch { base };
             Catalog::from_bundles_yaml(&bytes, &fetch)
@@ -141,16 +148,31 @@ impl anywhere_catalog::Fetch for FileFetch {
 }
 
 fn check(input: &input::Input, catalog: &Catalog, options: &Options) -> Outcome {
-    let mut outcome = Outcome { file: input.name.clone(), valid: false, cluster: None, errors: Vec::new() };
+    let mut outcome = Outcome {
+        file: input.name.clone(),
+        valid: false,
+        cluster: None,
+        errors: Vec::new(),
+    };
     if input.size_bytes > document::MAX_FILE_BYTES as u64 {
-        let e = document::Error::TooLarge { size_bytes: input.size_bytes as usize, limit_bytes: document::MAX_FILE_BYTES };
-        outcome.errors.push(Problem { object: None, line: None, path: "(file)".into(), message: e.to_string(), hint: e.hint().map(str::to_string) });
+        let e = document::Error::TooLarge {
+            size_bytes: input.size_bytes as usize,
+            limit_bytes: document::MAX_FILE_BYTES,
+        };
+        outcome.errors.push(Problem {
+            object: None,
+            line: None,
+            path: "(file)".into(),
+            message: e.to_string(),
+            hint: e.hint().map(str::to_string),
+        });
         return outcome;
     }
-    let set = match document::text_of(&input.bytes)
-        .map_err(anywhere_api::ParseError::from)
-        .and_then(|text| anywhere_api::parse_config_set(text, Reading::Strict))
-    {
+    let parsed = match document::text_of(&input.bytes) {
+        Ok(text) => anywhere_api::parse_config_set(text, Reading::Strict),
+        Err(e) => Err(anywhere_api::ParseError::from(e)),
+    };
+    let set = match parsed {
         Ok(set) => set,
         Err(e) => {
             outcome.errors.push(parse_problem(&e));
@@ -182,7 +204,10 @@ fn check(input: &input::Input, catalog: &Catalog, options: &Options) -> Outcome 
                 line: Some(set.cluster_origin.line),
                 path,
                 message: e.to_string(),
-                hint: Some("use a supported version, or pass --bundles-override with a catalog that has this one".into()),
+                hint: Some(
+                    "use a supported version, or pass --bundles-override with a catalog that has this one"
+                        .into(),
+                ),
             });
         }
     }
@@ -192,14 +217,19 @@ fn check(input: &input::Input, catalog: &Catalog, options: &Options) -> Outcome 
 
 /// Every Kubernetes version the spec asks for, with its field path.
 fn kubernetes_versions(set: &ConfigSet) -> Vec<(String, String)> {
-    let Some(spec) = set.cluster.spec.as_ref() else { return Vec::new() };
+    let Some(spec) = set.cluster.spec.as_ref() else {
+        return Vec::new();
+    };
     let mut out = Vec::new();
     if let Some(v) = spec.kubernetes_version.as_deref() {
         out.push(("spec.kubernetesVersion".to_string(), v.to_string()));
     }
     for (i, w) in spec.worker_node_group_configurations.iter().flatten().enumerate() {
         if let Some(v) = w.kubernetes_version.as_deref() {
-            out.push((format!("spec.workerNodeGroupConfigurations[{i}].kubernetesVersion"), v.to_string()));
+            out.push((
+                format!("spec.workerNodeGroupConfigurations[{i}].kubernetesVersion"),
+                v.to_string(),
+            ));
         }
     }
     out
@@ -221,7 +251,13 @@ fn parse_problem(e: &anywhere_api::ParseError) -> Problem {
         },
         other => ("(file)".to_string(), strip_line_prefix(&other.to_string())),
     };
-    Problem { object, line, path, message: redact(&message), hint: e.hint() }
+    Problem {
+        object,
+        line,
+        path,
+        message: redact(&message),
+        hint: e.hint(),
+    }
 }
 
 fn document_line(e: &document::Error) -> Option<usize> {
@@ -240,7 +276,11 @@ fn strip_line_prefix(s: &str) -> String {
 }
 
 fn violation_problem(set: &ConfigSet, v: validate::Violation) -> Problem {
-    let line = v.object.split_once('/').and_then(|(kind, name)| set.origin(kind, name)).map(|o| o.line);
+    let line = v
+        .object
+        .split_once('/')
+        .and_then(|(kind, name)| set.origin(kind, name))
+        .map(|o| o.line);
     Problem {
         object: (!v.object.is_empty()).then(|| v.object.clone()),
         line,
@@ -252,7 +292,11 @@ fn violation_problem(set: &ConfigSet, v: validate::Violation) -> Problem {
 
 fn print_text(outcome: &Outcome) {
     if outcome.valid {
-        println!("{}: valid (Cluster {})", outcome.file, outcome.cluster.as_deref().unwrap_or(""));
+        println!(
+            "{}: valid (Cluster {})",
+            outcome.file,
+            outcome.cluster.as_deref().unwrap_or("")
+        );
         return;
     }
     for p in &outcome.errors {
@@ -267,7 +311,12 @@ fn print_text(outcome: &Outcome) {
             println!("  hint: {h}");
         }
     }
-    eprintln!("{}: {} problem{} found", outcome.file, outcome.errors.len(), if outcome.errors.len() == 1 { "" } else { "s" });
+    eprintln!(
+        "{}: {} problem{} found",
+        outcome.file,
+        outcome.errors.len(),
+        if outcome.errors.len() == 1 { "" } else { "s" }
+    );
 }
 
 /// Hides the password of any `scheme://user:password@host` in a message.
@@ -277,7 +326,9 @@ fn redact(s: &str) -> String {
     while let Some(i) = rest.find("://") {
         let (head, tail) = rest.split_at(i + 3);
         out.push_str(head);
-        let end = tail.find(|c: char| c.is_whitespace() || c == '"' || c == '/').unwrap_or(tail.len());
+        let end = tail
+            .find(|c: char| c.is_whitespace() || c == '"' || c == '/')
+            .unwrap_or(tail.len());
         let authority = &tail[..end];
         match (authority.rfind('@'), authority.find(':')) {
             (Some(at), Some(colon)) if colon < at => {
@@ -300,7 +351,9 @@ pub struct SystemResolver {
 
 impl Default for SystemResolver {
     fn default() -> Self {
-        SystemResolver { timeout: Duration::from_secs(5) }
+        SystemResolver {
+            timeout: Duration::from_secs(5),
+        }
     }
 }
 
@@ -310,7 +363,10 @@ impl validate::Resolver for SystemResolver {
         let host = host.to_string();
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
-            let ok = (host.as_str(), 0u16).to_socket_addrs().map(|mut a| a.next().is_some()).unwrap_or(false);
+            let ok = (host.as_str(), 0u16)
+                .to_socket_addrs()
+                .map(|mut a| a.next().is_some())
+                .unwrap_or(false);
             let _ = tx.send(ok);
         });
         rx.recv_timeout(self.timeout).unwrap_or(false)
@@ -323,7 +379,10 @@ mod tests {
 
     #[test]
     fn passwords_in_urls_are_hidden() {
-        assert_eq!(redact("proxy http://bob:s3cret@proxy:3128 is invalid"), "proxy http://bob:***@proxy:3128 is invalid");
+        assert_eq!(
+            redact("proxy http://bob:s3cret@proxy:3128 is invalid"),
+            "proxy http://bob:***@proxy:3128 is invalid"
+        );
         assert_eq!(redact("http://proxy:3128/x"), "http://proxy:3128/x");
     }
 }

@@ -21,7 +21,11 @@ enum Format {
 /// Prints the version and the Kubernetes versions of the embedded release catalog.
 pub fn run(args: Args) -> Result<ExitCode> {
     let catalog = anywhere_catalog::Catalog::embedded();
-    let versions: Vec<String> = catalog.supported_versions().into_iter().map(|v| v.to_string()).collect();
+    let versions: Vec<String> = catalog
+        .supported_versions()
+        .into_iter()
+        .map(|v| v.to_string())
+        .collect();
     match args.output {
         Format::Text => {
             println!("Version: v{}", env!("CARGO_PKG_VERSION"));
