@@ -231,15 +231,62 @@ pub enum Reading {
 
 /// Reads a whole spec file. Documents whose `apiVersion` is of another group are ignored, as are
 /// kinds of this group that a user does not write (Bundles, EKSARelease...).
+///
+/// Returns the first problem; [`parse_config_set_all`] returns every one.
 #[allow(clippy::result_large_err)] // errors are the cold path; keeping the source unboxed keeps matching on it simple
 pub fn parse_config_set(text: &str, reading: Reading) -> Result<ConfigSet, ParseError> {
-    let (split, fields) = match reading {
-        Reading::Strict => (Split::Strict, Fields::Strict),
-        Reading::Lenient => (Split::Lenient, Fields::Lenient),
+    parse_config_set_all(text, reading).map_err(|mut errors| errors.swap_remove(0))
+}
+
+/// Reads a whole spec file like [`parse_config_set`], but on failure reports a problem for every
+/// document that has one (documents are independent, so one bad document does not hide the
+/// others). The list is never empty.
+pub fn parse_config_set_all(text: &str, reading: Reading) -> Result<ConfigSet, Vec<ParseError>> {
+    let split = match reading {
+        Reading::Strict => Split::Strict,
+        Reading::Lenient => Split::Lenient,
     };
-    let mut cluster: Option<(Cluster, Origin)> = None;
-    let mut objects: Vec<(Object, Origin)> = Vec::new();
-    for doc in document::split_documents(text, split)? {
+    let mut acc = Accumulator {
+        reading,
+        cluster: None,
+        saw_cluster: false,
+        objects: Vec::new(),
+    };
+    let mut errors = Vec::new();
+    for doc in document::split_documents(text, split).map_err(|e| vec![e.into()])? {
+        if let Err(e) = acc.read(&doc) {
+            errors.push(e);
+        }
+    }
+    if !acc.saw_cluster {
+        errors.push(ParseError::NoCluster {
+            api_version: API_VERSION,
+        });
+    }
+    match (acc.cluster, errors.is_empty()) {
+        (Some((cluster, cluster_origin)), true) => Ok(ConfigSet {
+            cluster,
+            cluster_origin,
+            objects: acc.objects,
+        }),
+        _ => Err(errors),
+    }
+}
+
+struct Accumulator {
+    reading: Reading,
+    cluster: Option<(Cluster, Origin)>,
+    saw_cluster: bool,
+    objects: Vec<(Object, Origin)>,
+}
+
+impl Accumulator {
+    #[allow(clippy::result_large_err)]
+    fn read(&mut self, doc: &document::Document<'_>) -> Result<(), ParseError> {
+        let fields = match self.reading {
+            Reading::Strict => Fields::Strict,
+            Reading::Lenient => Fields::Lenient,
+        };
         let value = document::parse_value(&doc.text, doc.line)?;
         let map = document::as_mapping(value, doc.line)?;
         let kind = map.get("kind").and_then(Value::as_str).unwrap_or("").to_string();
@@ -251,7 +298,7 @@ pub fn parse_config_set(text: &str, reading: Reading) -> Result<ConfigSet, Parse
             return Err(ParseError::NoApiVersion { line: doc.line, kind });
         }
         if api_version.split('/').next() != Some(GROUP) {
-            continue;
+            return Ok(());
         }
         let value = Value::Object(map);
         let name = value
@@ -267,49 +314,39 @@ pub fn parse_config_set(text: &str, reading: Reading) -> Result<ConfigSet, Parse
             source,
         };
         if kind == "Cluster" {
-            let c: Cluster = document::decode(&value, fields).map_err(wrap)?;
-            if let Some((_, first)) = &cluster {
+            if let Some((_, first)) = &self.cluster {
                 return Err(ParseError::SecondCluster {
                     line: doc.line,
                     first_line: first.line,
                 });
             }
-            cluster = Some((c, origin));
-            continue;
+            self.saw_cluster = true;
+            let c: Cluster = document::decode(&value, fields).map_err(wrap)?;
+            self.cluster = Some((c, origin));
+            return Ok(());
         }
         let Some(decoded) = Object::decode(&kind, &value, fields) else {
-            continue;
+            return Ok(());
         };
         let object = decoded.map_err(wrap)?;
-        if let Some(pos) = objects
-            .iter()
-            .position(|(o, _)| o.kind() == object.kind() && o.name() == object.name())
-        {
-            match reading {
-                Reading::Strict => {
-                    return Err(ParseError::Duplicate {
-                        line: doc.line,
-                        first_line: objects[pos].1.line,
-                        kind,
-                        name,
-                    });
-                }
-                Reading::Lenient => {
-                    objects[pos] = (object, origin);
-                    continue;
-                }
+        let same = |(o, _): &(Object, Origin)| o.kind() == object.kind() && o.name() == object.name();
+        match (self.objects.iter().position(same), self.reading) {
+            (Some(pos), Reading::Strict) => Err(ParseError::Duplicate {
+                line: doc.line,
+                first_line: self.objects[pos].1.line,
+                kind,
+                name,
+            }),
+            (Some(pos), Reading::Lenient) => {
+                self.objects[pos] = (object, origin);
+                Ok(())
+            }
+            (None, _) => {
+                self.objects.push((object, origin));
+                Ok(())
             }
         }
-        objects.push((object, origin));
     }
-    let (cluster, cluster_origin) = cluster.ok_or(ParseError::NoCluster {
-        api_version: API_VERSION,
-    })?;
-    Ok(ConfigSet {
-        cluster,
-        cluster_origin,
-        objects,
-    })
 }
 
 impl ConfigSet {

@@ -21,5 +21,7 @@ pub mod meta;
 pub mod validate;
 pub mod yaml;
 
-pub use config_set::{ConfigSet, Object, Origin, ParseError, Reading, parse_config_set};
+pub use config_set::{
+    ConfigSet, Object, Origin, ParseError, Reading, parse_config_set, parse_config_set_all,
+};
 pub use generated::*;

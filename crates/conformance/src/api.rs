@@ -494,19 +494,17 @@ fn check_valid(case: &Case, produced: &Produced, notes: &mut Vec<String>) -> Sta
     if let Some((want, got)) = &produced.marshalled
         && want != got
     {
-        {
-            let line = want
-                .lines()
-                .zip(got.lines())
-                .position(|(a, b)| a != b)
-                .unwrap_or(want.lines().count().min(got.lines().count()));
-            return Status::Failed(format!(
-                "marshalled output differs at line {}: want {:?}, got {:?}",
-                line + 1,
-                want.lines().nth(line).unwrap_or(""),
-                got.lines().nth(line).unwrap_or("")
-            ));
-        }
+        let line = want
+            .lines()
+            .zip(got.lines())
+            .position(|(a, b)| a != b)
+            .unwrap_or(want.lines().count().min(got.lines().count()));
+        return Status::Failed(format!(
+            "marshalled output differs at line {}: want {:?}, got {:?}",
+            line + 1,
+            want.lines().nth(line).unwrap_or(""),
+            got.lines().nth(line).unwrap_or("")
+        ));
     }
     if let Some(expected) = &case.expected_object {
         let Some(got) = &produced.object else {

@@ -169,13 +169,13 @@ fn check(input: &input::Input, catalog: &Catalog, options: &Options) -> Outcome 
         return outcome;
     }
     let parsed = match document::text_of(&input.bytes) {
-        Ok(text) => anywhere_api::parse_config_set(text, Reading::Strict),
-        Err(e) => Err(anywhere_api::ParseError::from(e)),
+        Ok(text) => anywhere_api::parse_config_set_all(text, Reading::Strict),
+        Err(e) => Err(vec![anywhere_api::ParseError::from(e)]),
     };
     let set = match parsed {
         Ok(set) => set,
-        Err(e) => {
-            outcome.errors.push(parse_problem(&e));
+        Err(errors) => {
+            outcome.errors.extend(errors.iter().map(parse_problem));
             return outcome;
         }
     };
