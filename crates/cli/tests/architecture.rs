@@ -1,0 +1,97 @@
+//! The invariants of ARCHITECTURE.md that a machine can check.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::Command;
+
+/// Crates the pure core must never pull in, directly or through a dependency.
+const FORBIDDEN_IN_CORE: &[&str] = &[
+    "tokio",
+    "kube",
+    "kube-client",
+    "reqwest",
+    "hyper",
+    "k8s-openapi",
+    "axum",
+];
+const CORE: &[&str] = &["anywhere-api", "anywhere-catalog"];
+
+#[test]
+fn pure_crates_depend_on_no_runtime_or_client() {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    for core in CORE {
+        // Normal dependencies, transitively, for this platform (what ships in the binary).
+        let out = Command::new(&cargo)
+            .args([
+                "tree",
+                "-p",
+                core,
+                "-e",
+                "normal",
+                "--prefix",
+                "none",
+                "--offline",
+                "--locked",
+            ])
+            .current_dir(&root)
+            .output()
+            .expect("cargo tree runs");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let names: BTreeSet<String> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| l.split_whitespace().next().map(str::to_string))
+            .collect();
+        assert!(names.contains(*core), "cargo tree did not list {core}");
+        for name in &names {
+            assert!(
+                !FORBIDDEN_IN_CORE.contains(&name.as_str()),
+                "{core} depends on {name}, which the pure core must not"
+            );
+        }
+    }
+}
+
+#[test]
+fn pure_crates_do_no_file_or_environment_io() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    for dir in ["crates/api/src", "crates/catalog/src"] {
+        let mut stack = vec![root.join(dir)];
+        while let Some(d) = stack.pop() {
+            for entry in std::fs::read_dir(&d).unwrap().flatten() {
+                let p = entry.path();
+                if p.is_dir() {
+                    stack.push(p);
+                    continue;
+                }
+                let text = std::fs::read_to_string(&p).unwrap();
+                // Code before the unit-test module is library code; comments may name anything.
+                let lib: String = text
+                    .split("#[cfg(test)]")
+                    .next()
+                    .unwrap_or("")
+                    .lines()
+                    .filter(|l| !l.trim_start().starts_with("//"))
+                    .collect::<Vec<_>>()
+                    .join("\n");
+                for banned in [
+                    "std::fs",
+                    "std::env::var",
+                    "TcpStream",
+                    "UdpSocket",
+                    "ToSocketAddrs",
+                    "std::process",
+                    "SystemTime::now",
+                    "Instant::now",
+                ] {
+                    assert!(
+                        !lib.contains(banned),
+                        "{} uses {banned}: the pure core does no I/O",
+                        p.display()
+                    );
+                }
+            }
+        }
+    }
+}
