@@ -283,18 +283,7 @@ fn disk_offering_problem(d: &DiskOffering) -> Option<(&'static str, String, &'st
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn decode<T: serde::de::DeserializeOwned>(text: &str) -> T {
-        crate::document::decode(
-            &crate::document::parse_value(text, 1).expect("yaml"),
-            crate::document::Fields::Strict,
-        )
-        .expect("decode")
-    }
-
-    fn messages(v: &[Violation]) -> Vec<String> {
-        v.iter().map(|v| v.message.clone()).collect()
-    }
+    use crate::validate::test_support::{decode, messages};
 
     fn check_dc(spec: &str, expect: &[&str]) {
         let d: CloudStackDatacenterConfig = decode(&format!("metadata: {{name: dc}}\nspec: {spec}\n"));

@@ -172,18 +172,7 @@ pub fn gitops_config(g: &GitOpsConfig) -> Vec<Violation> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn decode<T: serde::de::DeserializeOwned>(text: &str) -> T {
-        crate::document::decode(
-            &crate::document::parse_value(text, 1).expect("yaml"),
-            crate::document::Fields::Strict,
-        )
-        .expect("decode")
-    }
-
-    fn messages(v: &[Violation]) -> Vec<String> {
-        v.iter().map(|v| v.message.clone()).collect()
-    }
+    use crate::validate::test_support::{decode, messages};
 
     fn check_flux(spec: &str, expect: &[&str]) {
         let f: FluxConfig = decode(&format!("metadata: {{name: f}}\nspec: {spec}\n"));

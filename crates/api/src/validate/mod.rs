@@ -316,3 +316,23 @@ fn snow_ip_pools(set: &ConfigSet) -> Vec<&SnowIPPool> {
     }
     pools
 }
+
+/// Helpers shared by the rule tests.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use super::Violation;
+
+    /// Decodes a YAML snippet strictly into `T`, panicking with the error on failure.
+    pub(crate) fn decode<T: serde::de::DeserializeOwned>(text: &str) -> T {
+        crate::document::decode(
+            &crate::document::parse_value(text, 1).expect("yaml"),
+            crate::document::Fields::Strict,
+        )
+        .expect("decode")
+    }
+
+    /// The messages of a list of violations, in order.
+    pub(crate) fn messages(v: &[Violation]) -> Vec<String> {
+        v.iter().map(|v| v.message.clone()).collect()
+    }
+}

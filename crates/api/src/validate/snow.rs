@@ -300,18 +300,7 @@ pub fn snow_unstacked_etcd(set: &ConfigSet) -> Vec<Violation> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn decode<T: serde::de::DeserializeOwned>(text: &str) -> T {
-        crate::document::decode(
-            &crate::document::parse_value(text, 1).expect("yaml"),
-            crate::document::Fields::Strict,
-        )
-        .expect("decode")
-    }
-
-    fn messages(v: &[Violation]) -> Vec<String> {
-        v.iter().map(|v| v.message.clone()).collect()
-    }
+    use crate::validate::test_support::{decode, messages};
 
     #[test]
     fn datacenter_identity_must_be_a_secret() {

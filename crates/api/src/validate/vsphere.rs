@@ -283,11 +283,8 @@ pub fn vsphere_cluster(set: &ConfigSet) -> Vec<Violation> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::validate::test_support::messages;
     use crate::{Reading, parse_config_set};
-
-    fn messages(v: &[Violation]) -> Vec<String> {
-        v.iter().map(|v| v.message.clone()).collect()
-    }
 
     fn dc(spec: &str) -> VSphereDatacenterConfig {
         let text = format!("kind: VSphereDatacenterConfig\nmetadata: {{name: dc}}\nspec: {spec}\n");

@@ -1,17 +1,6 @@
 use super::*;
+use crate::validate::test_support::{decode, messages};
 use crate::{Reading, parse_config_set};
-
-fn decode<T: serde::de::DeserializeOwned>(text: &str) -> T {
-    crate::document::decode(
-        &crate::document::parse_value(text, 1).expect("yaml"),
-        crate::document::Fields::Strict,
-    )
-    .expect("decode")
-}
-
-fn messages(v: &[Violation]) -> Vec<String> {
-    v.iter().map(|v| v.message.clone()).collect()
-}
 
 fn check_dc(spec: &str, expect: &[&str]) {
     let d: TinkerbellDatacenterConfig = decode(&format!("metadata: {{name: dc}}\nspec: {spec}\n"));
