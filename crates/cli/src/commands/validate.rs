@@ -65,7 +65,13 @@ struct Outcome {
 /// Runs the command.
 pub fn run(args: Args) -> Result<ExitCode> {
     let input = input::read(&args.filename)?;
+    tracing::info!(file = %input.name, size_bytes = input.size_bytes, "read spec");
     let catalog = load_catalog(args.bundles_override.as_deref())?;
+    tracing::info!(
+        source = if args.bundles_override.is_some() { "bundles override" } else { "embedded" },
+        versions = %catalog.supported_versions().iter().map(|v| v.to_string()).collect::<Vec<_>>().join(","),
+        "loaded release catalog"
+    );
     let options = Options::from_env()?;
     let outcome = check(&input, &catalog, &options);
     match args.output {
@@ -180,6 +186,19 @@ fn check(input: &input::Input, catalog: &Catalog, options: &Options) -> Outcome 
         }
     };
     outcome.cluster = Some(set.cluster.name().to_string());
+    tracing::info!(
+        cluster = set.cluster.name(),
+        objects = set.objects.len() + 1,
+        "parsed spec"
+    );
+    for (object, origin) in &set.objects {
+        tracing::debug!(
+            kind = object.kind(),
+            name = object.name(),
+            line = origin.line,
+            "object"
+        );
+    }
     let mut set = set;
     let defaults_options = defaults::DefaultsOptions {
         registry_mirror_ca: options.registry_mirror_ca.clone(),
@@ -194,7 +213,9 @@ fn check(input: &input::Input, catalog: &Catalog, options: &Options) -> Outcome 
         api_server_extra_args: options.api_server_extra_args_enabled,
         vsphere_in_place_upgrade: options.vsphere_in_place_upgrade,
     });
-    for v in validate::config_set(&set, &ctx) {
+    let violations = validate::config_set(&set, &ctx);
+    tracing::info!(violations = violations.len(), "validated spec");
+    for v in violations {
         outcome.errors.push(violation_problem(&set, v));
     }
     for (path, version) in kubernetes_versions(&set) {
