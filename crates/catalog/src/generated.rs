@@ -2,7 +2,7 @@
 // (conformance/eksa/crds/release/*.yaml at aws/eks-anywhere aebd9a0623cd). Do not edit by hand:
 // change the generator and re-run `python3 xtask/gen_types.py`.
 //! Serde types for the release catalog kinds (Bundles, EKSARelease, Release), one struct per object in the CRD schema.
-#![allow(clippy::doc_lazy_continuation, clippy::large_enum_variant)]
+#![allow(clippy::doc_lazy_continuation, clippy::large_enum_variant, unused_imports)]
 
 use std::collections::BTreeMap;
 
