@@ -59,6 +59,8 @@ enum Generate {
 enum Conformance {
     /// Run API parse/validate cases (the format of conformance/eksa/cases/api.yaml).
     Api(commands::conformance::Args),
+    /// Run manifest generation cases (the format of conformance/eksa/cases/manifests.yaml).
+    Manifests(commands::conformance::ManifestArgs),
 }
 
 #[derive(Debug, Args)]
@@ -80,6 +82,7 @@ fn main() -> ExitCode {
             Ok(ExitCode::SUCCESS)
         }
         Command::Conformance(Conformance::Api(args)) => commands::conformance::api(args),
+        Command::Conformance(Conformance::Manifests(args)) => commands::conformance::manifests(args),
     };
     match result {
         Ok(code) => code,

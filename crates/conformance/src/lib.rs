@@ -17,6 +17,8 @@ use std::path::{Path, PathBuf};
 
 pub mod api;
 mod compare;
+pub mod manifests;
+mod manifests_extra;
 
 /// What happened to one case.
 #[derive(Clone, Debug, PartialEq, Eq)]
