@@ -53,6 +53,8 @@ enum Generate {
     /// Print a sample cluster spec for a provider.
     #[command(name = "clusterconfig")]
     ClusterConfig(commands::generate::ClusterConfigArgs),
+    /// Print every Cluster API object of a cluster spec (validates the spec first).
+    Manifests(commands::manifests::Args),
 }
 
 #[derive(Debug, Subcommand)]
@@ -75,6 +77,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Validate(args) => commands::validate::run(args),
         Command::Generate(Generate::ClusterConfig(args)) => commands::generate::cluster_config(args),
+        Command::Generate(Generate::Manifests(args)) => commands::manifests::run(args),
         Command::Version(args) => commands::version::run(args),
         Command::Completion(args) => {
             let mut cmd = <Cli as clap::CommandFactory>::command();

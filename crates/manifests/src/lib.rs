@@ -24,6 +24,7 @@ use anywhere_catalog::{Catalog, KubeDistro, KubeVersion};
 
 pub mod common;
 pub mod providers;
+pub mod template_name;
 pub mod types;
 
 /// The namespace every generated Cluster API object lives in.

@@ -53,8 +53,9 @@ struct Problem {
     hint: Option<String>,
 }
 
+/// The result of checking one spec file.
 #[derive(Debug, Serialize)]
-struct Outcome {
+pub struct Outcome {
     file: String,
     valid: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -95,7 +96,8 @@ pub struct Options {
 }
 
 impl Options {
-    fn from_env() -> Result<Self> {
+    /// Reads the variables EKS Anywhere reads.
+    pub fn from_env() -> Result<Self> {
         let registry_mirror_ca = match std::env::var_os("EKSA_REGISTRY_MIRROR_CA") {
             Some(p) if !p.is_empty() => Some(std::fs::read_to_string(&p).with_context(|| {
                 format!(
@@ -154,6 +156,16 @@ impl anywhere_catalog::Fetch for FileFetch {
 }
 
 fn check(input: &input::Input, catalog: &Catalog, options: &Options) -> Outcome {
+    check_spec(input, catalog, options).0
+}
+
+/// Parses, defaults and validates a spec file: the outcome to report and, when valid, the
+/// defaulted spec (for commands that go on to use it).
+pub fn check_spec(
+    input: &input::Input,
+    catalog: &Catalog,
+    options: &Options,
+) -> (Outcome, Option<ConfigSet>) {
     let mut outcome = Outcome {
         file: input.name.clone(),
         valid: false,
@@ -172,7 +184,7 @@ fn check(input: &input::Input, catalog: &Catalog, options: &Options) -> Outcome 
             message: e.to_string(),
             hint: e.hint().map(str::to_string),
         });
-        return outcome;
+        return (outcome, None);
     }
     let parsed = match document::text_of(&input.bytes) {
         Ok(text) => anywhere_api::parse_config_set_all(text, Reading::Strict),
@@ -182,7 +194,7 @@ fn check(input: &input::Input, catalog: &Catalog, options: &Options) -> Outcome 
         Ok(set) => set,
         Err(errors) => {
             outcome.errors.extend(errors.iter().map(parse_problem));
-            return outcome;
+            return (outcome, None);
         }
     };
     outcome.cluster = Some(set.cluster.name().to_string());
@@ -233,7 +245,8 @@ fn check(input: &input::Input, catalog: &Catalog, options: &Options) -> Outcome 
         }
     }
     outcome.valid = outcome.errors.is_empty();
-    outcome
+    let set = outcome.valid.then_some(set);
+    (outcome, set)
 }
 
 /// Every Kubernetes version the spec asks for, with its field path.
@@ -311,7 +324,8 @@ fn violation_problem(set: &ConfigSet, v: validate::Violation) -> Problem {
     }
 }
 
-fn print_text(outcome: &Outcome) {
+/// Prints an outcome for people (used by every command that checks a spec first).
+pub fn print_text(outcome: &Outcome) {
     if outcome.valid {
         println!(
             "{}: valid (Cluster {})",
