@@ -19,6 +19,8 @@ pub mod api;
 mod compare;
 pub mod manifests;
 mod manifests_extra;
+pub mod samples;
+pub mod schema;
 
 /// What happened to one case.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -132,8 +132,8 @@ fn read_documents(data: &DataDirs, rel: &str) -> Result<Vec<Value>, String> {
     Ok(out)
 }
 
-/// The generic path: cluster file → spec → injections → generator.
-fn render_case(case: &Value, data: &DataDirs, catalog: &Catalog) -> Result<Vec<Value>, String> {
+/// Renders a case through the generic path: cluster file → spec → injections → generator.
+pub fn render_case(case: &Value, data: &DataDirs, catalog: &Catalog) -> Result<Vec<Value>, String> {
     let cluster_file = case
         .pointer("/inputs/cluster_file")
         .and_then(Value::as_str)
