@@ -211,9 +211,17 @@ pub fn render_case(case: &Value, data: &DataDirs, catalog: &Catalog) -> Result<V
     let rendered: Vec<Manifest> = match entry {
         "control-plane" => anywhere_manifests::control_plane(&inputs),
         "workers" => anywhere_manifests::workers(&inputs),
-        // PENDING(entry points): vsphere-failure-domains, nutanix-capx-secret,
-        // nutanix-eksa-secret, cloudstack-credential-secrets are wired in once their
-        // generators exist.
+        "vsphere-failure-domains" => anywhere_manifests::providers::vsphere::failure_domains(&inputs),
+        "nutanix-capx-secret" => anywhere_manifests::providers::nutanix::capx_secret(&inputs),
+        "nutanix-eksa-secret" => anywhere_manifests::providers::nutanix::eksa_secret(&inputs),
+        "cloudstack-credential-secrets" => {
+            let existing: Vec<String> = injections
+                .get("existing_secrets")
+                .and_then(Value::as_array)
+                .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
+                .unwrap_or_default();
+            anywhere_manifests::providers::cloudstack::credential_secrets(&inputs, &existing)
+        }
         other => return Err(format!("unknown entry point {other:?}")),
     }
     .map_err(|e| format!("generator failed: {e}"))?;
