@@ -544,6 +544,9 @@ impl<'de, 'a> SeqAccess<'de> for Seq<'a> {
 struct Map<'a> {
     iter: serde_json::map::Iter<'a>,
     value: Option<&'a Value>,
+    /// A struct's field names: keys match them case-insensitively, as Go's `encoding/json`
+    /// does (an exact match wins), so `certSANs` fills `certSans`. Empty for plain maps.
+    fields: &'static [&'static str],
 }
 impl<'de, 'a> MapAccess<'de> for Map<'a> {
     type Error = DeError;
@@ -551,7 +554,16 @@ impl<'de, 'a> MapAccess<'de> for Map<'a> {
         match self.iter.next() {
             Some((k, v)) => {
                 self.value = Some(v);
-                seed.deserialize(k.as_str().into_deserializer()).map(Some)
+                let key = if self.fields.is_empty() || self.fields.contains(&k.as_str()) {
+                    k.as_str()
+                } else {
+                    self.fields
+                        .iter()
+                        .copied()
+                        .find(|f| f.eq_ignore_ascii_case(k))
+                        .unwrap_or(k.as_str())
+                };
+                seed.deserialize(key.into_deserializer()).map(Some)
             }
             None => Ok(None),
         }
@@ -588,6 +600,7 @@ impl<'de, 'a> de::Deserializer<'de> for GoValue<'a> {
             Value::Object(m) => v.visit_map(Map {
                 iter: m.iter(),
                 value: None,
+                fields: &[],
             }),
         }
     }
@@ -665,10 +678,12 @@ impl<'de, 'a> de::Deserializer<'de> for GoValue<'a> {
             Value::Null => v.visit_map(Map {
                 iter: EMPTY_MAP.iter(),
                 value: None,
+                fields: &[],
             }),
             Value::Object(m) => v.visit_map(Map {
                 iter: m.iter(),
                 value: None,
+                fields: &[],
             }),
             _ => Err(self.invalid(&v)),
         }
@@ -677,10 +692,22 @@ impl<'de, 'a> de::Deserializer<'de> for GoValue<'a> {
     fn deserialize_struct<V: Visitor<'de>>(
         self,
         _name: &'static str,
-        _fields: &'static [&'static str],
+        fields: &'static [&'static str],
         v: V,
     ) -> Result<V::Value, DeError> {
-        self.deserialize_map(v)
+        match self.0 {
+            Value::Null => v.visit_map(Map {
+                iter: EMPTY_MAP.iter(),
+                value: None,
+                fields,
+            }),
+            Value::Object(m) => v.visit_map(Map {
+                iter: m.iter(),
+                value: None,
+                fields,
+            }),
+            _ => Err(self.invalid(&v)),
+        }
     }
 
     fn deserialize_newtype_struct<V: Visitor<'de>>(
@@ -810,6 +837,13 @@ mod tests {
         assert_eq!(err.path(), Some("items[0].cuont"));
         assert!(err.to_string().contains("unknown field \"cuont\""), "{err}");
         assert!(err.hint().unwrap().contains("did you mean \"count\""), "{err:?}");
+    }
+
+    #[test]
+    fn field_names_match_case_insensitively_like_go() {
+        let o: Outer = decode(&value("PORT: 443\nItems:\n- NAME: a\n"), Fields::Strict).unwrap();
+        assert_eq!(o.port.as_deref(), Some("443"));
+        assert_eq!(o.items.unwrap()[0].name.as_deref(), Some("a"));
     }
 
     #[test]
