@@ -218,7 +218,10 @@ fn object(kind: &str, name: &str, spec: Value) -> Value {
     json!({"apiVersion": API_VERSION, "kind": kind, "metadata": {"name": name}, "spec": spec})
 }
 
-const SSH_KEY: &str = "ssh-rsa AAAA...replace-with-your-public-key";
+/// A syntactically valid but all-zero ed25519 key: the sample validates, and no machine accepts
+/// it until the user puts their own key in.
+const SSH_KEY: &str =
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA replace-with-your-public-key";
 
 fn datacenter(name: &str, provider: Provider, kubernetes_version: &str) -> Value {
     let spec = match provider {
@@ -269,6 +272,7 @@ fn machine(name: &str, provider: Provider) -> Value {
             "numCPUs": 2,
             "osFamily": "bottlerocket",
             "resourcePool": "*/Resources",
+            "template": "/Datacenter/vm/Templates/bottlerocket-kube-v1",
             "users": [{"name": "ec2-user", "sshAuthorizedKeys": [SSH_KEY]}],
         }),
         Provider::Tinkerbell => json!({

@@ -19,6 +19,40 @@ fn shared() -> Option<PathBuf> {
     }
 }
 
+/// Schema rules our output breaks on purpose, each with why. Anything else is a defect.
+const ALLOWED: &[(&str, &str)] = &[(
+    "/kubeadmConfigSpec/format: \"bottlerocket\"",
+    "EKS Anywhere runs its fork of the CAPI kubeadm bootstrap provider, which adds the bottlerocket \
+     format; the upstream CRD in the pack only knows cloud-config and ignition",
+), (
+    "/spec/format: \"bottlerocket\"",
+    "the same, in KubeadmConfigTemplate",
+)];
+
+fn allowed(problem: &str) -> bool {
+    ALLOWED.iter().any(|(needle, _)| problem.contains(needle))
+}
+
+/// Values the case catalogue injects rather than our generator choosing them: the literal
+/// `<no value>` for names the reference's test did not supply, and empty names from absent name
+/// maps. They are replaced with a valid name before validation.
+fn replace_injected_names(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            for (k, x) in m.iter_mut() {
+                if k == "name" && (x.as_str() == Some("") || x.as_str() == Some("<no value>")) {
+                    *x = Value::from("injected-name");
+                } else {
+                    replace_injected_names(x);
+                }
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(replace_injected_names),
+        Value::String(s) if s == "<no value>" => *v = Value::from("injected-name"),
+        _ => {}
+    }
+}
+
 fn check(schemas: &SchemaSet, what: &str, objects: &[Value], problems: &mut Vec<String>, checked: &mut usize) {
     for o in objects {
         let id = format!(
@@ -30,7 +64,7 @@ fn check(schemas: &SchemaSet, what: &str, objects: &[Value], problems: &mut Vec<
         match schemas.validate(o) {
             Some(errors) => {
                 *checked += 1;
-                problems.extend(errors.into_iter().map(|e| format!("{id}: {e}")));
+                problems.extend(errors.into_iter().map(|e| format!("{id}: {e}")).filter(|p| !allowed(p)));
             }
             None if o["apiVersion"] == "v1" => {}
             None => problems.push(format!("{id}: no CRD schema for this kind")),
@@ -65,9 +99,14 @@ fn conformance_outputs_validate_against_crds() {
             continue;
         }
         let id = case["id"].as_str().unwrap();
-        if let Ok(objects) = manifests::render_case(case, &data, &catalog) {
+        if let Ok(mut objects) = manifests::render_case(case, &data, &catalog) {
+            objects.iter_mut().for_each(replace_injected_names);
             check(&schemas, id, &objects, &mut problems, &mut checked);
         }
     }
+    // vSphere inputs of the pack name no VM template: the reference's CLI fills it from the
+    // bundle's OVAs at create time, which the golden path skips, so `template` stays empty.
+    problems.retain(|p| !(p.starts_with("vsphere-") && p.contains("/spec/template/spec/template: \"\"")));
     assert!(problems.is_empty(), "{} problems:\n{}", problems.len(), problems.join("\n"));
+    assert!(checked > 200, "only {checked} objects checked");
 }

@@ -44,9 +44,9 @@ pub enum Error {
     Catalog {
         /// The version.
         version: String,
-        /// Why.
+        /// Why (boxed: the catalog's error is large and this path is cold).
         #[source]
-        source: anywhere_catalog::Error,
+        source: Box<anywhere_catalog::Error>,
     },
     /// An input value cannot be used (bad CIDR, unparsable INI...).
     #[error("invalid {what}: {why}")]
@@ -190,6 +190,13 @@ pub struct ProviderObjects {
     pub etcd_machine: Option<Object>,
     /// Machine config name → machine config, for worker groups.
     pub worker_machines: BTreeMap<String, Object>,
+    /// TinkerbellTemplateConfig name → template config (the workflows machine configs name in
+    /// `templateRef`).
+    pub tinkerbell_templates: BTreeMap<String, Object>,
+    /// The OIDCConfig named by `identityProviderRefs`, if any.
+    pub oidc: Option<anywhere_api::OIDCConfig>,
+    /// The AWSIamConfig named by `identityProviderRefs`, if any.
+    pub aws_iam: Option<anywhere_api::AWSIamConfig>,
 }
 
 impl ProviderObjects {
@@ -211,7 +218,36 @@ impl ProviderObjects {
                 worker_machines.insert(r.name.clone().unwrap_or_default(), o);
             }
         }
-        Ok(ProviderObjects { datacenter, control_plane_machine, etcd_machine, worker_machines })
+        let tinkerbell_templates = set
+            .objects
+            .iter()
+            .filter(|(o, _)| o.kind() == "TinkerbellTemplateConfig")
+            .map(|(o, _)| (o.name().to_string(), o.clone()))
+            .collect();
+        let identity = |kind: &str| {
+            spec.identity_provider_refs
+                .iter()
+                .flatten()
+                .find(|r| r.kind.as_deref() == Some(kind))
+                .and_then(|r| set.find(kind, r.name.as_deref().unwrap_or("")))
+        };
+        let oidc = match identity("OIDCConfig") {
+            Some(Object::OIDCConfig(o)) => Some(o.clone()),
+            _ => None,
+        };
+        let aws_iam = match identity("AWSIamConfig") {
+            Some(Object::AWSIamConfig(o)) => Some(o.clone()),
+            _ => None,
+        };
+        Ok(ProviderObjects {
+            datacenter,
+            control_plane_machine,
+            etcd_machine,
+            worker_machines,
+            tinkerbell_templates,
+            oidc,
+            aws_iam,
+        })
     }
 }
 
@@ -259,12 +295,14 @@ impl Inputs<'_> {
     pub fn bundle(&self, version: KubeVersion) -> Result<&VersionsBundle> {
         self.catalog
             .versions_bundle(version)
-            .map_err(|source| Error::Catalog { version: version.to_string(), source })
+            .map_err(|source| Error::Catalog { version: version.to_string(), source: Box::new(source) })
     }
 
     /// The KubeDistro (EKS Distro images and etcd facts) of a Kubernetes version.
     pub fn kube_distro(&self, version: KubeVersion) -> Result<KubeDistro> {
-        self.catalog.kube_distro(version).map_err(|source| Error::Catalog { version: version.to_string(), source })
+        self.catalog
+            .kube_distro(version)
+            .map_err(|source| Error::Catalog { version: version.to_string(), source: Box::new(source) })
     }
 }
 
