@@ -18,43 +18,68 @@ pub enum KeyOrder {
 
 /// Writes one value as a YAML document (no leading `---`), ending with a newline.
 pub fn to_string(value: &Value, order: KeyOrder) -> String {
-    let mut out = String::new();
-    match value {
-        Value::Object(m) if !m.is_empty() => write_map(&mut out, m, 0, order),
-        Value::Array(a) if !a.is_empty() => write_seq(&mut out, a, 0, order),
-        other => {
-            out.push_str(&inline(other));
-            out.push('\n');
-        }
-    }
+    let mut out = String::with_capacity(256);
+    write_document(&mut out, value, order);
     out
 }
 
 /// Writes several documents separated by `---` lines.
 pub fn to_string_multi<'a>(values: impl IntoIterator<Item = &'a Value>, order: KeyOrder) -> String {
-    values
-        .into_iter()
-        .map(|v| to_string(v, order))
-        .collect::<Vec<_>>()
-        .join("---\n")
+    let mut out = String::with_capacity(4096);
+    for (i, v) in values.into_iter().enumerate() {
+        if i > 0 {
+            out.push_str("---\n");
+        }
+        write_document(&mut out, v, order);
+    }
+    out
+}
+
+fn write_document(out: &mut String, value: &Value, order: KeyOrder) {
+    match value {
+        Value::Object(m) if !m.is_empty() => write_map(out, m, 0, order, false),
+        Value::Array(a) if !a.is_empty() => write_seq(out, a, 0, order),
+        other => {
+            write_inline(out, other);
+            out.push('\n');
+        }
+    }
 }
 
 fn indent(out: &mut String, n: usize) {
-    for _ in 0..n {
-        out.push(' ');
-    }
+    out.extend(std::iter::repeat_n(' ', n));
 }
 
-fn write_map(out: &mut String, m: &serde_json::Map<String, Value>, level: usize, order: KeyOrder) {
-    let mut entries: Vec<(&String, &Value)> = m.iter().collect();
-    if order == KeyOrder::Sorted {
-        entries.sort_by(|a, b| a.0.cmp(b.0));
-    }
-    for (k, v) in entries {
-        indent(out, level);
-        out.push_str(&scalar_string(k));
+/// Writes a mapping at `level`; with `continues_dash`, the first key goes right after a `- `
+/// already written (a mapping inside a list).
+fn write_map(
+    out: &mut String,
+    m: &serde_json::Map<String, Value>,
+    level: usize,
+    order: KeyOrder,
+    continues_dash: bool,
+) {
+    let mut entry = |i: usize, k: &str, v: &Value| {
+        if i > 0 || !continues_dash {
+            indent(out, level);
+        }
+        write_scalar(out, k);
         out.push(':');
         write_value_after_key(out, v, level, order);
+    };
+    match order {
+        KeyOrder::AsIs => {
+            for (i, (k, v)) in m.iter().enumerate() {
+                entry(i, k, v);
+            }
+        }
+        KeyOrder::Sorted => {
+            let mut entries: Vec<(&String, &Value)> = m.iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(b.0));
+            for (i, (k, v)) in entries.into_iter().enumerate() {
+                entry(i, k, v);
+            }
+        }
     }
 }
 
@@ -62,7 +87,7 @@ fn write_value_after_key(out: &mut String, v: &Value, level: usize, order: KeyOr
     match v {
         Value::Object(m) if !m.is_empty() => {
             out.push('\n');
-            write_map(out, m, level + 2, order);
+            write_map(out, m, level + 2, order, false);
         }
         Value::Array(a) if !a.is_empty() => {
             out.push('\n');
@@ -73,7 +98,7 @@ fn write_value_after_key(out: &mut String, v: &Value, level: usize, order: KeyOr
         }
         other => {
             out.push(' ');
-            out.push_str(&inline(other));
+            write_inline(out, other);
             out.push('\n');
         }
     }
@@ -86,10 +111,8 @@ fn write_seq(out: &mut String, a: &[Value], level: usize, order: KeyOrder) {
         match v {
             Value::Object(m) if !m.is_empty() => {
                 // The first key goes on the dash line, the rest under it.
-                let mut first = String::new();
-                write_map(&mut first, m, level + 2, order);
                 out.push(' ');
-                out.push_str(&first[level + 2..]);
+                write_map(out, m, level + 2, order, true);
             }
             Value::Array(inner) if !inner.is_empty() => {
                 out.push('\n');
@@ -98,7 +121,7 @@ fn write_seq(out: &mut String, a: &[Value], level: usize, order: KeyOrder) {
             Value::String(s) if s.contains('\n') => write_block(out, s, level + 2),
             other => {
                 out.push(' ');
-                out.push_str(&inline(other));
+                write_inline(out, other);
                 out.push('\n');
             }
         }
@@ -106,13 +129,16 @@ fn write_seq(out: &mut String, a: &[Value], level: usize, order: KeyOrder) {
 }
 
 fn write_block(out: &mut String, s: &str, level: usize) {
-    let keep = if s.ends_with('\n') {
-        if s.ends_with("\n\n") { "+" } else { "" }
-    } else {
-        "-"
-    };
-    let lead = if s.starts_with(' ') { "2" } else { "" };
-    out.push_str(&format!(" |{lead}{keep}\n"));
+    out.push_str(" |");
+    if s.starts_with(' ') {
+        out.push('2');
+    }
+    if !s.ends_with('\n') {
+        out.push('-');
+    } else if s.ends_with("\n\n") {
+        out.push('+');
+    }
+    out.push('\n');
     let body = s.strip_suffix('\n').unwrap_or(s);
     for line in body.split('\n') {
         if !line.is_empty() {
@@ -123,24 +149,32 @@ fn write_block(out: &mut String, s: &str, level: usize) {
     }
 }
 
-fn inline(v: &Value) -> String {
+fn write_inline(out: &mut String, v: &Value) {
     match v {
-        Value::Null => "null".into(),
-        Value::Bool(b) => b.to_string(),
-        Value::Number(n) => n.to_string(),
-        Value::String(s) => scalar_string(s),
-        Value::Array(_) => "[]".into(),
-        Value::Object(_) => "{}".into(),
+        Value::Null => out.push_str("null"),
+        Value::Bool(true) => out.push_str("true"),
+        Value::Bool(false) => out.push_str("false"),
+        Value::Number(n) => {
+            use std::fmt::Write;
+            let _ = write!(out, "{n}");
+        }
+        Value::String(s) => write_scalar(out, s),
+        Value::Array(_) => out.push_str("[]"),
+        Value::Object(_) => out.push_str("{}"),
     }
 }
 
 /// A string as a plain scalar when that reads back as the same string, else double-quoted.
-fn scalar_string(s: &str) -> String {
-    if needs_quotes(s) { quote(s) } else { s.to_string() }
+fn write_scalar(out: &mut String, s: &str) {
+    if needs_quotes(s) {
+        quote(out, s);
+    } else {
+        out.push_str(s);
+    }
 }
 
-fn quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
+fn quote(out: &mut String, s: &str) {
+    out.reserve(s.len() + 2);
     out.push('"');
     for c in s.chars() {
         match c {
@@ -149,52 +183,49 @@ fn quote(s: &str) -> String {
             '\n' => out.push_str("\\n"),
             '\t' => out.push_str("\\t"),
             '\r' => out.push_str("\\r"),
-            c if (c as u32) < 0x20 || c == '\u{7f}' => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c if (c as u32) < 0x20 || c == '\u{7f}' => {
+                use std::fmt::Write;
+                let _ = write!(out, "\\x{:02x}", c as u32);
+            }
             c => out.push(c),
         }
     }
     out.push('"');
-    out
 }
 
 fn needs_quotes(s: &str) -> bool {
     if s.is_empty() || s != s.trim() {
         return true;
     }
-    let lower = s.to_ascii_lowercase();
     // YAML 1.1 and 1.2 words that read as booleans or null.
-    if matches!(
-        lower.as_str(),
-        "true"
-            | "false"
-            | "yes"
-            | "no"
-            | "on"
-            | "off"
-            | "y"
-            | "n"
-            | "null"
-            | "~"
-            | ".nan"
-            | ".inf"
-            | "-.inf"
-            | "+.inf"
-    ) {
+    const WORDS: [&str; 14] =
+        ["true", "false", "yes", "no", "on", "off", "y", "n", "null", "~", ".nan", ".inf", "-.inf", "+.inf"];
+    if s.len() <= 5 && WORDS.iter().any(|w| w.eq_ignore_ascii_case(s)) {
         return true;
     }
     if looks_numeric(s) {
         return true;
     }
-    let first = s.chars().next().unwrap_or(' ');
-    if "-?:,[]{}#&*!|>'\"%@`".contains(first) {
+    let first = s.as_bytes()[0];
+    if b"-?:,[]{}#&*!|>'\"%@`".contains(&first) {
         // `-`, `?` and `:` are fine when followed by a non-space, except at the very start of
         // a scalar where readers disagree; quote to be safe.
         return true;
     }
-    if s.contains(": ") || s.contains(" #") || s.ends_with(':') {
+    if s.ends_with(':') {
         return true;
     }
-    s.chars().any(|c| c.is_control() || c == '\u{feff}')
+    // One pass: `: ` and ` #` sequences, control characters and a byte-order mark.
+    let bytes = s.as_bytes();
+    for (i, &b) in bytes.iter().enumerate() {
+        match b {
+            b':' if bytes.get(i + 1) == Some(&b' ') => return true,
+            b' ' if bytes.get(i + 1) == Some(&b'#') => return true,
+            0..=0x1f | 0x7f => return true,
+            _ => {}
+        }
+    }
+    !s.is_ascii() && (s.contains('\u{feff}') || s.chars().any(char::is_control))
 }
 
 fn looks_numeric(s: &str) -> bool {
