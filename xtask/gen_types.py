@@ -316,6 +316,11 @@ MANIFEST_MODULES = {
         ("cluster-api-docker/infrastructure.cluster.x-k8s.io_dockerclusters.yaml", "v1beta2"),
         ("cluster-api-docker/infrastructure.cluster.x-k8s.io_dockermachinetemplates.yaml", "v1beta2"),
     ],
+    "snow_v1beta1": [
+        ("cluster-api-provider-aws-snow/snow-crds.yaml", "v1beta1", "AWSSnowCluster"),
+        ("cluster-api-provider-aws-snow/snow-crds.yaml", "v1beta1", "AWSSnowMachineTemplate"),
+        ("cluster-api-provider-aws-snow/snow-crds.yaml", "v1beta1", "AWSSnowIPPool"),
+    ],
     "tinkerbell_org_v1alpha1": [("tink/tinkerbell.org_hardware.yaml", "v1alpha1")],
     "rufio_v1alpha1": [("rufio/bmc.tinkerbell.org_machines.yaml", "v1alpha1")],
 }
@@ -327,13 +332,14 @@ def generate_manifest_types():
     written = []
     for module, crds in MANIFEST_MODULES.items():
         g = Gen()
-        for rel, version in crds:
-            d = [x for x in yaml.safe_load_all(open(os.path.join(CAPI, rel))) if x][0]
-            g.reserved.add(d["spec"]["names"]["kind"])  # noqa
-        for rel, version in crds:
-            g.kind(os.path.join(CAPI, rel), version)
+        crds = [c if len(c) == 3 else (c[0], c[1], None) for c in crds]
+        for rel, version, kind in crds:
+            docs = [x for x in yaml.safe_load_all(open(os.path.join(CAPI, rel))) if x]
+            g.reserved |= {d["spec"]["names"]["kind"] for d in docs if not kind or d["spec"]["names"]["kind"] == kind}
+        for rel, version, kind in crds:
+            g.kind(os.path.join(CAPI, rel), version, kind)
         text = g.render(HEADER.format(
-            src=", ".join(f"{r}@{v}" for r, v in crds),
+            src=", ".join(f"{r}@{v}" + (f"#{k}" if k else "") for r, v, k in crds),
             what=f"the `{module}` Cluster API kinds anywhere emits",
             imports="anywhere_api::meta::{IntOrString, ObjectMeta, Resource}"))
         text = text.replace("conformance/eksa/crds/", "conformance/crds/").replace(" at aws/eks-anywhere aebd9a0623cd", " (commits in SOURCES.tsv)")

@@ -322,6 +322,7 @@ pub fn control_plane(inputs: &Inputs<'_>) -> Result<Vec<Manifest>> {
         "NutanixDatacenterConfig" => providers::nutanix::control_plane(inputs),
         "CloudStackDatacenterConfig" => providers::cloudstack::control_plane(inputs),
         "DockerDatacenterConfig" => providers::docker::control_plane(inputs),
+        "SnowDatacenterConfig" => providers::snow::control_plane(inputs),
         other => Err(Error::UnsupportedProvider(other.to_string())),
     }
 }
@@ -335,6 +336,7 @@ pub fn workers(inputs: &Inputs<'_>) -> Result<Vec<Manifest>> {
         "NutanixDatacenterConfig" => providers::nutanix::workers(inputs),
         "CloudStackDatacenterConfig" => providers::cloudstack::workers(inputs),
         "DockerDatacenterConfig" => providers::docker::workers(inputs),
+        "SnowDatacenterConfig" => providers::snow::workers(inputs),
         other => Err(Error::UnsupportedProvider(other.to_string())),
     }
 }

@@ -4,5 +4,6 @@
 pub mod cloudstack;
 pub mod docker;
 pub mod nutanix;
+pub mod snow;
 pub mod tinkerbell;
 pub mod vsphere;

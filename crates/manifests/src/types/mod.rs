@@ -13,6 +13,7 @@ pub mod docker_v1beta2;
 pub mod etcdadm_v1beta1;
 pub mod nutanix_v1beta1;
 pub mod rufio_v1alpha1;
+pub mod snow_v1beta1;
 pub mod tinkerbell_org_v1alpha1;
 pub mod tinkerbell_v1beta1;
 pub mod vsphere_v1beta1;
