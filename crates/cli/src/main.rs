@@ -55,6 +55,8 @@ enum Generate {
     ClusterConfig(commands::generate::ClusterConfigArgs),
     /// Print every Cluster API object of a cluster spec (validates the spec first).
     Manifests(commands::manifests::Args),
+    /// Print the Tinkerbell Hardware, Rufio BMC Machines and BMC Secrets of a hardware CSV.
+    Hardware(commands::hardware::Args),
 }
 
 #[derive(Debug, Subcommand)]
@@ -78,6 +80,7 @@ fn main() -> ExitCode {
         Command::Validate(args) => commands::validate::run(args),
         Command::Generate(Generate::ClusterConfig(args)) => commands::generate::cluster_config(args),
         Command::Generate(Generate::Manifests(args)) => commands::manifests::run(args),
+        Command::Generate(Generate::Hardware(args)) => commands::hardware::run(args),
         Command::Version(args) => commands::version::run(args),
         Command::Completion(args) => {
             let mut cmd = <Cli as clap::CommandFactory>::command();

@@ -46,5 +46,11 @@ pub fn render(provider: Provider) -> Result<Vec<Manifest>, String> {
 }
 
 /// The providers that have a manifest generator.
-pub const RENDERED: [Provider; 5] =
-    [Provider::VSphere, Provider::Tinkerbell, Provider::CloudStack, Provider::Nutanix, Provider::Docker];
+pub const RENDERED: [Provider; 6] = [
+    Provider::VSphere,
+    Provider::Tinkerbell,
+    Provider::CloudStack,
+    Provider::Nutanix,
+    Provider::Docker,
+    Provider::Snow,
+];

@@ -90,10 +90,17 @@ impl Columns {
 
     fn record(&self, row: usize, fields: &[String]) -> Result<Hardware> {
         let width = self.0.values().max().map_or(0, |m| m + 1);
-        if fields.len() < width {
+        // Exactly as many fields as the header (Go's CSV reader, which EKS-A uses, insists too):
+        // an unquoted comma inside a value, a BMC password say, would otherwise shift or cut
+        // values silently.
+        if fields.len() != width {
             return Err(Error::BadRow {
                 row,
-                reason: format!("expected {width} fields, got {}", fields.len()),
+                reason: format!(
+                    "expected {width} fields like the header, got {}; a value that contains a comma must be \
+                     in double quotes",
+                    fields.len()
+                ),
             });
         }
         let get = |c: &str| self.0.get(c).map(|&i| fields[i].clone()).unwrap_or_default();
@@ -232,6 +239,15 @@ mod tests {
             parse_csv(csv),
             Err(Error::MissingColumns(vec!["netmask".into(), "disk".into()]))
         );
+    }
+
+    #[test]
+    fn a_row_with_extra_fields_is_an_error_without_its_values() {
+        let csv = "hostname,ip_address,netmask,gateway,nameservers,mac,disk,labels,bmc_ip,bmc_username,bmc_password\n\
+                   w1,10.0.0.1,255.255.255.0,10.0.0.254,1.1.1.1,00:00:00:00:00:01,/dev/sda,type=cp,10.0.1.1,admin,se,cret\n";
+        let err = parse_csv(csv).unwrap_err().to_string();
+        assert!(err.contains("expected 11 fields"), "{err}");
+        assert!(!err.contains("cret"), "{err}");
     }
 
     #[test]

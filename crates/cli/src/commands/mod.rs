@@ -2,6 +2,7 @@
 
 pub mod conformance;
 pub mod generate;
+pub mod hardware;
 pub mod manifests;
 pub mod validate;
 pub mod version;

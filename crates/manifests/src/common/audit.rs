@@ -2,6 +2,8 @@
 
 use serde::Serialize;
 
+use anywhere_api::ClusterSpec;
+
 use super::args::Args;
 use crate::types::controlplane_v1beta2::{ExtraVolume, File};
 
@@ -10,23 +12,25 @@ pub const AUDIT_POLICY_PATH: &str = "/etc/kubernetes/audit-policy.yaml";
 /// Where Bottlerocket keeps the audit policy on the host.
 pub const BOTTLEROCKET_AUDIT_POLICY_HOST_PATH: &str = "/var/lib/kubeadm/audit-policy.yaml";
 
-/// The `audit.k8s.io/v1beta1` policy used below Kubernetes 1.24 (data file of the pack).
-const AUDIT_POLICY_V1BETA1: &str = include_str!("config/audit-policy.yaml");
-
-/// The audit policy text: the user's `auditPolicyContent` (trimmed) when set, else the v1beta1
-/// file below 1.24 and the serialised v1 policy from 1.24 on.
+/// The audit policy text: the user's `auditPolicyContent` (trimmed) when set, else EKS
+/// Anywhere's default policy, `audit.k8s.io/v1beta1` below Kubernetes 1.24 and `v1` from 1.24 on,
+/// serialised with sorted keys.
 pub fn audit_policy(minor: u32, user_content: Option<&str>) -> String {
     if let Some(content) = user_content.map(str::trim).filter(|c| !c.is_empty()) {
         return format!("{content}\n");
     }
-    if minor < 24 {
-        AUDIT_POLICY_V1BETA1.trim_end().to_string() + "\n"
-    } else {
-        anywhere_api::yaml::to_string(
-            &serde_json::to_value(policy_v1()).expect("audit policy serialises"),
-            anywhere_api::yaml::KeyOrder::Sorted,
-        )
-    }
+    anywhere_api::yaml::to_string(
+        &serde_json::to_value(default_policy(PolicyVersion::for_minor(minor)))
+            .expect("audit policy serialises"),
+        anywhere_api::yaml::KeyOrder::Sorted,
+    )
+}
+
+/// The user's audit policy (`controlPlaneConfiguration.auditPolicyContent`), if any.
+pub fn user_policy_content(spec: &ClusterSpec) -> Option<&str> {
+    spec.control_plane_configuration
+        .as_ref()
+        .and_then(|c| c.audit_policy_content.as_deref())
 }
 
 /// The audit policy as a kubeadm file.
@@ -71,13 +75,41 @@ pub fn audit_volumes(policy_host_path: &str) -> Vec<ExtraVolume> {
     ]
 }
 
-/// `audit.k8s.io/v1` Policy.
+/// The API version of the default audit policy: the API server of Kubernetes 1.24 dropped
+/// `audit.k8s.io/v1beta1`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum PolicyVersion {
+    /// `audit.k8s.io/v1beta1`, below Kubernetes 1.24.
+    V1Beta1,
+    /// `audit.k8s.io/v1`, from Kubernetes 1.24 on.
+    V1,
+}
+
+impl PolicyVersion {
+    fn for_minor(minor: u32) -> PolicyVersion {
+        if minor < 24 {
+            PolicyVersion::V1Beta1
+        } else {
+            PolicyVersion::V1
+        }
+    }
+
+    fn api_version(self) -> &'static str {
+        match self {
+            PolicyVersion::V1Beta1 => "audit.k8s.io/v1beta1",
+            PolicyVersion::V1 => "audit.k8s.io/v1",
+        }
+    }
+}
+
+/// An `audit.k8s.io` Policy.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct Policy {
     api_version: &'static str,
     kind: &'static str,
-    metadata: Empty,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    metadata: Option<Empty>,
     rules: Vec<Rule>,
 }
 
@@ -107,21 +139,17 @@ struct Rule {
 #[derive(Serialize, Default)]
 #[serde(rename_all = "camelCase")]
 struct GroupResources {
-    #[serde(skip_serializing_if = "str::is_empty")]
-    group: &'static str,
+    /// `None` leaves the key out; the core group is `Some("")` in the v1beta1 policy and
+    /// `None` in the v1 policy.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    group: Option<&'static str>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     resources: Vec<&'static str>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     resource_names: Vec<&'static str>,
 }
 
-fn core(resources: &[&'static str]) -> GroupResources {
-    GroupResources {
-        resources: resources.to_vec(),
-        ..Default::default()
-    }
-}
-
+/// The API groups the policy logs by default ("known APIs"), the core group first.
 const KNOWN_GROUPS: [&str; 18] = [
     "",
     "admissionregistration.k8s.io",
@@ -143,27 +171,32 @@ const KNOWN_GROUPS: [&str; 18] = [
     "storage.k8s.io",
 ];
 
-/// The v1 policy EKS Anywhere builds from 1.24 on (text in the Nutanix 1.29 golden).
-fn policy_v1() -> Policy {
+/// The default policy EKS Anywhere writes (the v1beta1 text is a data file of the reference, the
+/// v1 text is in its Nutanix 1.29 golden). The two versions have the same rules but for the
+/// core group, written as `group: ""` in v1beta1 and left out in v1, and the `system:nodes`
+/// user group of the rule on reading nodes, which the v1 form drops.
+fn default_policy(version: PolicyVersion) -> Policy {
     const RECEIVED: &str = "RequestReceived";
-    let known = || {
-        KNOWN_GROUPS
-            .iter()
-            .map(|g| GroupResources {
-                group: g,
-                ..Default::default()
-            })
-            .collect::<Vec<_>>()
+    let group = |name: &'static str| GroupResources {
+        group: match (name, version) {
+            ("", PolicyVersion::V1) => None,
+            _ => Some(name),
+        },
+        ..Default::default()
     };
+    let core = |resources: &[&'static str]| GroupResources {
+        resources: resources.to_vec(),
+        ..group("")
+    };
+    let known = || KNOWN_GROUPS.iter().map(|g| group(g)).collect::<Vec<_>>();
     let rules = vec![
         Rule {
             level: "RequestResponse",
             namespaces: vec!["kube-system"],
             verbs: vec!["update", "patch", "delete"],
             resources: vec![GroupResources {
-                resources: vec!["configmaps"],
                 resource_names: vec!["aws-auth"],
-                ..Default::default()
+                ..core(&["configmaps"])
             }],
             omit_stages: vec![RECEIVED],
             ..Default::default()
@@ -182,9 +215,12 @@ fn policy_v1() -> Policy {
             resources: vec![core(&["nodes", "nodes/status"])],
             ..Default::default()
         },
-        // The reference drops the `system:nodes` user group of this rule in its v1 form.
         Rule {
             level: "None",
+            user_groups: match version {
+                PolicyVersion::V1Beta1 => vec!["system:nodes"],
+                PolicyVersion::V1 => vec![],
+            },
             verbs: vec!["get"],
             resources: vec![core(&["nodes", "nodes/status"])],
             ..Default::default()
@@ -212,10 +248,7 @@ fn policy_v1() -> Policy {
             level: "None",
             users: vec!["system:kube-controller-manager"],
             verbs: vec!["get", "list"],
-            resources: vec![GroupResources {
-                group: "metrics.k8s.io",
-                ..Default::default()
-            }],
+            resources: vec![group("metrics.k8s.io")],
             ..Default::default()
         },
         Rule {
@@ -260,9 +293,8 @@ fn policy_v1() -> Policy {
             resources: vec![
                 core(&["secrets", "configmaps"]),
                 GroupResources {
-                    group: "authentication.k8s.io",
                     resources: vec!["tokenreviews"],
-                    ..Default::default()
+                    ..group("authentication.k8s.io")
                 },
             ],
             omit_stages: vec![RECEIVED],
@@ -293,9 +325,9 @@ fn policy_v1() -> Policy {
         },
     ];
     Policy {
-        api_version: "audit.k8s.io/v1",
+        api_version: version.api_version(),
         kind: "Policy",
-        metadata: Empty {},
+        metadata: (version == PolicyVersion::V1).then_some(Empty {}),
         rules,
     }
 }
@@ -304,11 +336,53 @@ fn policy_v1() -> Policy {
 mod tests {
     use super::*;
 
+    fn rules(version: PolicyVersion) -> Vec<serde_json::Value> {
+        let policy = serde_json::to_value(default_policy(version)).unwrap();
+        policy["rules"].as_array().unwrap().clone()
+    }
+
     #[test]
-    fn below_1_24_the_v1beta1_file_is_used() {
+    fn below_1_24_a_v1beta1_policy_without_metadata_is_serialised() {
         let p = audit_policy(19, None);
-        assert!(p.starts_with("apiVersion: audit.k8s.io/v1beta1\nkind: Policy\n"));
-        assert!(p.ends_with("\"RequestReceived\"\n"));
+        assert!(p.starts_with(
+            "apiVersion: audit.k8s.io/v1beta1\nkind: Policy\nrules:\n- level: RequestResponse\n"
+        ));
+        assert!(p.ends_with("- level: Metadata\n  omitStages:\n  - RequestReceived\n"));
+        assert_eq!(PolicyVersion::for_minor(23), PolicyVersion::V1Beta1);
+        assert_eq!(PolicyVersion::for_minor(24), PolicyVersion::V1);
+    }
+
+    #[test]
+    fn both_versions_have_the_same_seventeen_rules() {
+        let (beta, v1) = (rules(PolicyVersion::V1Beta1), rules(PolicyVersion::V1));
+        assert_eq!(beta.len(), 17);
+        assert_eq!(v1.len(), 17);
+        let levels =
+            |rules: &[serde_json::Value]| rules.iter().map(|r| r["level"].clone()).collect::<Vec<_>>();
+        assert_eq!(levels(&beta), levels(&v1));
+        assert_eq!(
+            beta[7]["nonResourceURLs"],
+            serde_json::json!(["/healthz*", "/version", "/swagger*"])
+        );
+        assert_eq!(
+            beta[16],
+            serde_json::json!({"level": "Metadata", "omitStages": ["RequestReceived"]})
+        );
+    }
+
+    #[test]
+    fn v1beta1_names_the_core_group_and_keeps_the_system_nodes_group() {
+        let (beta, v1) = (rules(PolicyVersion::V1Beta1), rules(PolicyVersion::V1));
+        assert_eq!(beta[1]["resources"][0]["group"], "");
+        assert!(v1[1]["resources"][0].get("group").is_none());
+        assert_eq!(beta[3]["userGroups"], serde_json::json!(["system:nodes"]));
+        assert!(v1[3].get("userGroups").is_none());
+        assert_eq!(
+            beta[14]["resources"].as_array().unwrap().len(),
+            KNOWN_GROUPS.len()
+        );
+        assert_eq!(beta[14]["resources"][0], serde_json::json!({"group": ""}));
+        assert_eq!(v1[14]["resources"][0], serde_json::json!({}));
     }
 
     #[test]

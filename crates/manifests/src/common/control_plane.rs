@@ -142,11 +142,71 @@ pub fn api_server_computed_args(
     args
 }
 
+/// A control-plane component configured beside the API server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ComponentKind {
+    /// `controllerManager`.
+    ControllerManager,
+    /// `scheduler`.
+    Scheduler,
+}
+
+impl ComponentKind {
+    /// The component's name in its kubeconfig file name: `controller-manager`, `scheduler`.
+    pub fn file_stem(self) -> &'static str {
+        match self {
+            ComponentKind::ControllerManager => "controller-manager",
+            ComponentKind::Scheduler => "scheduler",
+        }
+    }
+}
+
+/// How the API server of a provider running an external cloud provider is hardened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ApiServerHardening {
+    /// `profiling=false` after the audit args and `tls-cipher-suites` among the computed args
+    /// (vSphere, CloudStack).
+    ProfilingOffAndCipherSuites,
+    /// Neither (Nutanix).
+    None,
+}
+
+/// The API-server args of the providers running an external cloud provider (vSphere,
+/// CloudStack, Nutanix): the literal head `cloud-provider=external` (below Kubernetes 1.33), the
+/// audit args, `profiling=false` per `hardening`, `feature-gates=KMSv1=true` with etcd
+/// encryption from 1.29; then, sorted, [`api_server_computed_args`] (with
+/// `encryption-provider-config`) and the identity-provider args.
+pub fn external_cloud_api_server_args(spec: &ClusterSpec, minor: u32, hardening: ApiServerHardening) -> Args {
+    let hardened = hardening == ApiServerHardening::ProfilingOffAndCipherSuites;
+    let mut head = Args::default();
+    if minor < 33 {
+        head = head.with("cloud-provider", "external");
+    }
+    for (k, v) in super::audit::audit_args().pairs() {
+        head = head.with(k, v);
+    }
+    if hardened {
+        head = head.with("profiling", "false");
+    }
+    if super::encryption::has_etcd_encryption(spec) && minor >= 29 {
+        head = head.with("feature-gates", "KMSv1=true");
+    }
+    let mut computed = api_server_computed_args(
+        spec,
+        ApiServerArgOptions {
+            tls_cipher_suites: hardened,
+            encryption_provider_config: true,
+        },
+    );
+    computed.extend(super::aws_iam::identity_provider_args(spec));
+    head.with_sorted(&computed)
+}
+
 /// The controller-manager or scheduler computed args: `tls-cipher-suites` and, for the
 /// controller manager, `node-cidr-mask-size` when `clusterNetwork.nodes.cidrMaskSize` is set.
-pub fn component_computed_args(spec: &ClusterSpec, with_node_cidr_mask: bool) -> BTreeMap<String, String> {
+pub fn component_computed_args(spec: &ClusterSpec, component: ComponentKind) -> BTreeMap<String, String> {
     let mut args = BTreeMap::from([("tls-cipher-suites".to_string(), TLS_CIPHER_SUITES.to_string())]);
-    if with_node_cidr_mask
+    if component == ComponentKind::ControllerManager
         && let Some(size) = spec
             .cluster_network
             .as_ref()
@@ -179,7 +239,8 @@ impl Component {
 
 /// A Bottlerocket `kubeconfig` volume for the controller manager or scheduler
 /// (`/var/lib/kubeadm/<component>.conf` mounted at `/etc/kubernetes/<component>.conf`).
-pub fn bottlerocket_kubeconfig_volume(component: &str) -> ExtraVolume {
+pub fn bottlerocket_kubeconfig_volume(component: ComponentKind) -> ExtraVolume {
+    let component = component.file_stem();
     ExtraVolume {
         host_path: Some(format!("/var/lib/kubeadm/{component}.conf")),
         mount_path: Some(format!("/etc/kubernetes/{component}.conf")),
@@ -531,6 +592,60 @@ mod tests {
         assert_eq!(
             args["encryption-provider-config"],
             ENCRYPTION_PROVIDER_CONFIG_PATH
+        );
+    }
+
+    fn arg_names(args: &Args) -> Vec<&str> {
+        args.pairs().iter().map(|(k, _)| k.as_str()).collect()
+    }
+
+    #[test]
+    fn external_cloud_api_server_args_follow_the_literal_head() {
+        let s = spec(json!({
+            "etcdEncryption": [{"providers": [], "resources": ["secrets"]}],
+            "controlPlaneConfiguration": {"apiServerExtraArgs": {"a-user-arg": "x"}},
+        }));
+        let audit = [
+            "audit-policy-file",
+            "audit-log-path",
+            "audit-log-maxage",
+            "audit-log-maxbackup",
+            "audit-log-maxsize",
+        ];
+        let hardened =
+            external_cloud_api_server_args(&s, 29, ApiServerHardening::ProfilingOffAndCipherSuites);
+        let mut want = vec!["cloud-provider"];
+        want.extend(audit);
+        want.extend([
+            "profiling",
+            "feature-gates",
+            "a-user-arg",
+            "encryption-provider-config",
+            "tls-cipher-suites",
+        ]);
+        assert_eq!(arg_names(&hardened), want);
+        let plain = external_cloud_api_server_args(&s, 33, ApiServerHardening::None);
+        let mut want = audit.to_vec();
+        want.extend(["feature-gates", "a-user-arg", "encryption-provider-config"]);
+        assert_eq!(arg_names(&plain), want);
+        let old = external_cloud_api_server_args(&ClusterSpec::default(), 28, ApiServerHardening::None);
+        assert_eq!(arg_names(&old)[0], "cloud-provider");
+        assert!(!arg_names(&old).contains(&"feature-gates"));
+    }
+
+    #[test]
+    fn only_the_controller_manager_gets_the_node_cidr_mask_size() {
+        let s = spec(json!({"clusterNetwork": {"nodes": {"cidrMaskSize": 28}}}));
+        let cm = component_computed_args(&s, ComponentKind::ControllerManager);
+        assert_eq!(cm.get("node-cidr-mask-size").map(String::as_str), Some("28"));
+        assert!(cm.contains_key("tls-cipher-suites"));
+        let scheduler = component_computed_args(&s, ComponentKind::Scheduler);
+        assert_eq!(scheduler.keys().collect::<Vec<_>>(), ["tls-cipher-suites"]);
+        assert_eq!(
+            bottlerocket_kubeconfig_volume(ComponentKind::Scheduler)
+                .host_path
+                .as_deref(),
+            Some("/var/lib/kubeadm/scheduler.conf")
         );
     }
 

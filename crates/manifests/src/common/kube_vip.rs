@@ -144,6 +144,25 @@ struct HostPath {
 
 /// The kube-vip manifest text.
 pub fn manifest(options: &KubeVipOptions) -> String {
+    print(&pod_value(options))
+}
+
+/// The kube-vip manifest as EKS Anywhere's typed Go builders print it (Snow): the same pod
+/// without `metadata.creationTimestamp`, which the templates print as `null` and the Go
+/// serialiser omits.
+pub fn manifest_without_creation_timestamp(options: &KubeVipOptions) -> String {
+    let mut pod = pod_value(options);
+    if let Some(meta) = pod.get_mut("metadata").and_then(serde_json::Value::as_object_mut) {
+        meta.shift_remove("creationTimestamp");
+    }
+    print(&pod)
+}
+
+fn print(pod: &serde_json::Value) -> String {
+    anywhere_api::yaml::to_string(pod, anywhere_api::yaml::KeyOrder::AsIs)
+}
+
+fn pod_value(options: &KubeVipOptions) -> serde_json::Value {
     let pod = Pod {
         api_version: "v1",
         kind: "Pod",
@@ -188,10 +207,7 @@ pub fn manifest(options: &KubeVipOptions) -> String {
         },
         status: Empty {},
     };
-    anywhere_api::yaml::to_string(
-        &serde_json::to_value(pod).expect("kube-vip pod serialises"),
-        anywhere_api::yaml::KeyOrder::AsIs,
-    )
+    serde_json::to_value(pod).expect("kube-vip pod serialises")
 }
 
 /// The kube-vip static pod as a kubeadm file.
@@ -216,6 +232,14 @@ mod tests {
         ));
         assert!(text.contains("    - name: address\n      value: \"1.2.3.4\"\n    image: kv:1\n"));
         assert!(text.contains("  volumes:\n  - hostPath:\n      path: /etc/kubernetes/admin.conf\n    name: kubeconfig\nstatus: {}\n"));
+    }
+
+    #[test]
+    fn go_builder_form_has_no_creation_timestamp() {
+        let o = standard_options("a", "i", ADMIN_KUBECONFIG);
+        let text = manifest_without_creation_timestamp(&o);
+        assert!(!text.contains("creationTimestamp"));
+        assert_eq!(text, manifest(&o).replace("  creationTimestamp: null\n", ""));
     }
 
     #[test]

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use super::TLS_CIPHER_SUITES;
+use super::args::Args;
 use crate::types::controlplane_v1beta2::{File, Patches};
 
 /// The kubeadm patches directory.
@@ -13,6 +14,49 @@ pub const PATCHES_DIRECTORY: &str = "/etc/kubernetes/patches";
 /// The kubelet configuration patch file.
 pub const KUBELET_CONFIGURATION_PATCH_PATH: &str =
     "/etc/kubernetes/patches/kubeletconfiguration0+strategic.yaml";
+
+/// `eviction-hard` thresholds that turn disk-pressure eviction off (Docker and Nutanix nodes).
+pub const EVICTION_HARD_DISABLED: &str = "nodefs.available<0%,nodefs.inodesFree<0%,imagefs.available<0%";
+
+/// Where a node's kubelet takes its settings from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KubeletSettings {
+    /// The kubelet configuration patch file ([`configuration_file`]); the args carry no
+    /// settings.
+    ConfigurationFile,
+    /// Command-line flags.
+    Flags,
+}
+
+impl KubeletSettings {
+    /// [`KubeletSettings::ConfigurationFile`] when the node has a kubelet configuration to
+    /// write, else [`KubeletSettings::Flags`].
+    pub fn of(configuration: Option<&Value>) -> KubeletSettings {
+        match configuration {
+            Some(_) => KubeletSettings::ConfigurationFile,
+            None => KubeletSettings::Flags,
+        }
+    }
+}
+
+/// The kubelet args of a node: the provider's literal `head` (`provider-id` or
+/// `cloud-provider`); with [`KubeletSettings::Flags`] then `read-only-port=0`,
+/// `anonymous-auth=false` and the [`computed_args`]; `node-labels` last.
+pub fn node_args(
+    head: Args,
+    settings: KubeletSettings,
+    resolv_conf: Option<&str>,
+    labels: Option<&BTreeMap<String, String>>,
+) -> Args {
+    let args = match settings {
+        KubeletSettings::ConfigurationFile => head,
+        KubeletSettings::Flags => head
+            .with("read-only-port", "0")
+            .with("anonymous-auth", "false")
+            .with_sorted(&computed_args(resolv_conf)),
+    };
+    args.with_node_labels(labels)
+}
 
 /// The computed kubelet args (merged after a provider's literal head, sorted): `resolv-conf`
 /// when the cluster sets one, and `tls-cipher-suites`.
@@ -109,6 +153,51 @@ mod tests {
             computed_args(Some("p")).get("resolv-conf").map(String::as_str),
             Some("p")
         );
+    }
+
+    fn names(args: &Args) -> Vec<&str> {
+        args.pairs().iter().map(|(k, _)| k.as_str()).collect()
+    }
+
+    #[test]
+    fn flags_follow_the_head_and_node_labels_come_last() {
+        let labels = BTreeMap::from([("k".to_string(), "v".to_string())]);
+        let args = node_args(
+            Args::literal(&[("provider-id", "p")]),
+            KubeletSettings::Flags,
+            Some("/r"),
+            Some(&labels),
+        );
+        assert_eq!(
+            names(&args),
+            [
+                "provider-id",
+                "read-only-port",
+                "anonymous-auth",
+                "resolv-conf",
+                "tls-cipher-suites",
+                "node-labels"
+            ]
+        );
+        assert_eq!(args.pairs()[1].1, "0");
+        assert_eq!(args.pairs()[2].1, "false");
+    }
+
+    #[test]
+    fn a_configuration_file_leaves_only_head_and_labels() {
+        let labels = BTreeMap::from([("k".to_string(), "v".to_string())]);
+        let head = || Args::literal(&[("cloud-provider", "external")]);
+        let settings = KubeletSettings::of(Some(&json!({"maxPods": 20})));
+        assert_eq!(settings, KubeletSettings::ConfigurationFile);
+        assert_eq!(
+            names(&node_args(head(), settings, Some("/r"), Some(&labels))),
+            ["cloud-provider", "node-labels"]
+        );
+        assert_eq!(
+            names(&node_args(head(), settings, None, None)),
+            ["cloud-provider"]
+        );
+        assert_eq!(KubeletSettings::of(None), KubeletSettings::Flags);
     }
 
     #[test]

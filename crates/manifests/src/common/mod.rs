@@ -26,7 +26,7 @@ use serde_json::Value;
 
 use anywhere_api::meta::ObjectMeta;
 
-use crate::{Manifest, SYSTEM_NAMESPACE};
+use crate::{Error, Manifest, Result, SYSTEM_NAMESPACE};
 
 pub mod admission;
 pub mod args;
@@ -75,6 +75,21 @@ pub fn system_meta(name: &str) -> ObjectMeta {
         namespace: Some(SYSTEM_NAMESPACE.to_string()),
         ..Default::default()
     }
+}
+
+/// The minor version of an EKS Distro Kubernetes tag (`v1.21.2-eks-1-21-4` → 21).
+///
+/// # Errors
+/// [`Error::Invalid`] when the tag has no numeric second field.
+pub fn kube_minor(tag: &str) -> Result<u32> {
+    tag.trim_start_matches('v')
+        .split('.')
+        .nth(1)
+        .and_then(|m| m.parse().ok())
+        .ok_or_else(|| Error::Invalid {
+            what: "Kubernetes version tag".into(),
+            why: format!("{tag:?} has no minor version"),
+        })
 }
 
 /// The cloud-init commands that set the hostname and `/etc/hosts` (vSphere, CloudStack,
@@ -146,6 +161,14 @@ mod tests {
         let mut m = Manifest(json!({"spec": {}}));
         merge_into(&mut m, "/spec/x", &json!({}));
         assert_eq!(m.0, json!({"spec": {}}));
+    }
+
+    #[test]
+    fn kube_minor_reads_the_second_field_of_the_tag() {
+        assert_eq!(kube_minor("v1.21.2-eks-1-21-4").unwrap(), 21);
+        assert_eq!(kube_minor("v1.29.0-eks-1-29-4").unwrap(), 29);
+        assert!(matches!(kube_minor("latest"), Err(Error::Invalid { .. })));
+        assert!(kube_minor("garbage").is_err());
     }
 
     #[test]

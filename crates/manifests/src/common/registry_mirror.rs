@@ -183,6 +183,21 @@ fn hosts_toml(mirror: &RegistryMirror, server: &str, target: &str) -> String {
     out
 }
 
+/// The containerd files of a node with a proxy and/or a registry mirror: the proxy drop-in,
+/// then the mirror's CA and [`containerd_files`] (vSphere, CloudStack, Tinkerbell and Nutanix
+/// workers; the Nutanix control plane writes the CA first).
+pub fn proxy_and_mirror_files(proxy: Option<&Proxy>, mirror: Option<&RegistryMirror>) -> Vec<File> {
+    let mut files: Vec<File> = proxy
+        .map(super::proxy::containerd_proxy_file)
+        .into_iter()
+        .collect();
+    if let Some(m) = mirror {
+        files.extend(ca_file(m));
+        files.extend(containerd_files(m));
+    }
+    files
+}
+
 /// The pre-kubeadm commands that load the mirror configuration and restart containerd: the
 /// `config_append.toml` merge with a mirror, then a daemon reload and containerd restart with a
 /// mirror or a proxy.
@@ -297,6 +312,29 @@ mod tests {
         .unwrap()
         .unwrap();
         assert_eq!(m.address, "[fd00::1]:443");
+    }
+
+    #[test]
+    fn node_files_put_the_proxy_before_the_mirror_ca_and_hosts() {
+        let s = spec(json!({"endpoint": "r", "caCertContent": "CERT"}));
+        let m = registry_mirror(&s, &Credentials::default()).unwrap().unwrap();
+        let p = Proxy {
+            http_proxy: "h".into(),
+            https_proxy: "h".into(),
+            no_proxy: vec![],
+        };
+        let paths = |files: Vec<File>| files.into_iter().map(|f| f.path.unwrap()).collect::<Vec<_>>();
+        assert_eq!(
+            paths(proxy_and_mirror_files(Some(&p), Some(&m))),
+            [
+                "/etc/systemd/system/containerd.service.d/http-proxy.conf",
+                "/etc/containerd/certs.d/r:443/ca.crt",
+                "/etc/containerd/config_append.toml",
+                "/etc/containerd/certs.d/r:443/hosts.toml",
+                "/etc/containerd/certs.d/public.ecr.aws/hosts.toml",
+            ]
+        );
+        assert!(proxy_and_mirror_files(None, None).is_empty());
     }
 
     #[test]

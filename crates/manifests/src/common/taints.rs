@@ -1,6 +1,6 @@
 //! Node taints of control-plane and worker nodes (README A.3).
 
-use anywhere_api::Taint;
+use anywhere_api::{ClusterSpec, Taint};
 
 use crate::types::{bootstrap_v1beta2, controlplane_v1beta2};
 
@@ -30,23 +30,34 @@ pub fn default_control_plane_taint() -> Taint {
     }
 }
 
-/// The spec taints the control plane's nodes get; `None` means "no `taints` key".
-pub fn control_plane_taints(
-    taints: Option<&Vec<Taint>>,
-    policy: ControlPlaneTaintPolicy,
-    has_worker_groups: bool,
-) -> Option<Vec<Taint>> {
+/// The spec taints the control plane's nodes get (`controlPlaneConfiguration.taints` under
+/// `policy`); `None` means "no `taints` key".
+pub fn control_plane_taints(spec: &ClusterSpec, policy: ControlPlaneTaintPolicy) -> Option<Vec<Taint>> {
+    let taints = spec
+        .control_plane_configuration
+        .as_ref()
+        .and_then(|c| c.taints.as_ref());
     match policy {
         ControlPlaneTaintPolicy::DefaultWhenAbsent => match taints {
             None => Some(vec![default_control_plane_taint()]),
             Some(t) if t.is_empty() => None,
             Some(t) => Some(t.clone()),
         },
-        ControlPlaneTaintPolicy::EmptyWithoutWorkers if !has_worker_groups => Some(vec![]),
+        ControlPlaneTaintPolicy::EmptyWithoutWorkers if !super::workers::has_worker_groups(spec) => {
+            Some(vec![])
+        }
         ControlPlaneTaintPolicy::EmptyWithoutWorkers | ControlPlaneTaintPolicy::ListIfAny => {
             taints.filter(|t| !t.is_empty()).cloned()
         }
     }
+}
+
+/// [`control_plane_taints`] as kubeadm taints.
+pub fn control_plane_kubeadm_taints(
+    spec: &ClusterSpec,
+    policy: ControlPlaneTaintPolicy,
+) -> Option<Vec<controlplane_v1beta2::Taint>> {
+    control_plane_taints(spec, policy).map(|t| t.iter().map(to_control_plane).collect())
 }
 
 /// A spec taint as a kubeadm taint (`value` always present, `timeAdded` only when set).
@@ -77,34 +88,60 @@ mod tests {
         }
     }
 
+    /// A spec with these control-plane taints (`None`: no key) and worker groups.
+    fn spec(taints: Option<Vec<Taint>>, workers: usize) -> ClusterSpec {
+        let groups: Vec<_> = (0..workers)
+            .map(|i| serde_json::json!({"name": format!("md-{i}")}))
+            .collect();
+        let mut s: ClusterSpec = serde_json::from_value(serde_json::json!({
+            "controlPlaneConfiguration": {},
+            "workerNodeGroupConfigurations": groups,
+        }))
+        .unwrap();
+        if let Some(c) = s.control_plane_configuration.as_mut() {
+            c.taints = taints;
+        }
+        s
+    }
+
     #[test]
     fn vsphere_absent_taints_default_to_control_plane_no_schedule() {
-        let t = control_plane_taints(None, DefaultWhenAbsent, true).unwrap();
+        let t = control_plane_taints(&spec(None, 1), DefaultWhenAbsent).unwrap();
         assert_eq!(t, vec![default_control_plane_taint()]);
     }
 
     #[test]
     fn vsphere_explicit_empty_taints_render_no_key() {
-        assert_eq!(control_plane_taints(Some(&vec![]), DefaultWhenAbsent, true), None);
+        assert_eq!(
+            control_plane_taints(&spec(Some(vec![]), 1), DefaultWhenAbsent),
+            None
+        );
     }
 
     #[test]
     fn docker_without_workers_always_has_empty_taints() {
         assert_eq!(
-            control_plane_taints(Some(&vec![taint("a")]), EmptyWithoutWorkers, false),
+            control_plane_taints(&spec(Some(vec![taint("a")]), 0), EmptyWithoutWorkers),
             Some(vec![])
         );
-        assert_eq!(control_plane_taints(None, EmptyWithoutWorkers, true), None);
+        assert_eq!(control_plane_taints(&spec(None, 1), EmptyWithoutWorkers), None);
         assert_eq!(
-            control_plane_taints(Some(&vec![taint("a")]), EmptyWithoutWorkers, true),
+            control_plane_taints(&spec(Some(vec![taint("a")]), 2), EmptyWithoutWorkers),
             Some(vec![taint("a")])
         );
     }
 
     #[test]
     fn list_if_any_drops_empty_lists() {
-        assert_eq!(control_plane_taints(Some(&vec![]), ListIfAny, false), None);
-        assert_eq!(control_plane_taints(None, ListIfAny, false), None);
+        assert_eq!(control_plane_taints(&spec(Some(vec![]), 0), ListIfAny), None);
+        assert_eq!(control_plane_taints(&spec(None, 0), ListIfAny), None);
+        assert_eq!(control_plane_taints(&ClusterSpec::default(), ListIfAny), None);
+    }
+
+    #[test]
+    fn kubeadm_taints_are_converted() {
+        let t = control_plane_kubeadm_taints(&spec(Some(vec![taint("k")]), 0), ListIfAny).unwrap();
+        assert_eq!(t, vec![to_control_plane(&taint("k"))]);
     }
 
     #[test]

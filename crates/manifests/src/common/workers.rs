@@ -2,8 +2,9 @@
 
 use std::collections::BTreeMap;
 
-use anywhere_api::WorkerNodeGroupConfiguration;
 use anywhere_api::meta::IntOrString;
+use anywhere_api::{ClusterSpec, WorkerNodeGroupConfiguration};
+use anywhere_catalog::KubeVersion;
 
 use super::control_plane::NodeRegistrationParts;
 use super::{BOOTSTRAP_GROUP, CLUSTER_NAME_LABEL, INFRASTRUCTURE_GROUP, names, retype, system_meta};
@@ -13,15 +14,44 @@ use crate::types::cluster_v1beta2::{
     Spec, Strategy, Template, WorkersMachineDeploymentRollout,
 };
 use crate::types::controlplane_v1beta2::{File, JoinConfiguration, KubeadmConfigSpecUser, Patches, Taint};
+use crate::{Inputs, Result};
 
 /// The autoscaler's minimum-size annotation.
 pub const AUTOSCALER_MIN_SIZE: &str = "cluster.x-k8s.io/cluster-api-autoscaler-node-group-min-size";
 /// The autoscaler's maximum-size annotation.
 pub const AUTOSCALER_MAX_SIZE: &str = "cluster.x-k8s.io/cluster-api-autoscaler-node-group-max-size";
 
+/// Whether the cluster has at least one worker group.
+pub fn has_worker_groups(spec: &ClusterSpec) -> bool {
+    spec.worker_node_group_configurations
+        .as_ref()
+        .is_some_and(|w| !w.is_empty())
+}
+
 /// A worker group's name (`""` when unnamed).
 pub fn group_name(group: &WorkerNodeGroupConfiguration) -> &str {
     group.name.as_deref().unwrap_or("")
+}
+
+/// The name of the machine config a worker group references (`""` when none).
+pub fn machine_config_name(group: &WorkerNodeGroupConfiguration) -> &str {
+    group
+        .machine_group_ref
+        .as_ref()
+        .and_then(|r| r.name.as_deref())
+        .unwrap_or("")
+}
+
+/// A worker group's Kubernetes version: its own `kubernetesVersion` when set and non-empty,
+/// else the cluster's.
+///
+/// # Errors
+/// [`crate::Error::Invalid`] when the version does not parse.
+pub fn kubernetes_version(inputs: &Inputs<'_>, group: &WorkerNodeGroupConfiguration) -> Result<KubeVersion> {
+    match group.kubernetes_version.as_deref().filter(|v| !v.is_empty()) {
+        Some(v) => crate::parse_version(v),
+        None => inputs.kubernetes_version(),
+    }
 }
 
 /// A worker group's user-given kubelet configuration, if any.

@@ -12,19 +12,22 @@ use anywhere_api::{AvailabilityZone, CloudStackMachineConfigSpec, ClusterSpec, O
 use crate::common::args::Args;
 use crate::common::cluster::{ClusterLabels, ClusterOptions, capi_cluster};
 use crate::common::control_plane::{
-    self as cp, ApiServerArgOptions, ClusterConfigurationParts, Component, ControlPlaneParts,
+    self as cp, ApiServerHardening, ClusterConfigurationParts, Component, ComponentKind, ControlPlaneParts,
     EtcdClientPaths, EtcdTopology, NodeRegistrationParts,
 };
 use crate::common::encryption::ConfigLocation;
 use crate::common::etcd::{self, EtcdBootstrap, EtcdOptions, ReleaseUrl};
 use crate::common::kube_vip::{self, ADMIN_KUBECONFIG, SUPER_ADMIN_COMMAND};
+use crate::common::kubelet::KubeletSettings;
 use crate::common::proxy::{self, Proxy};
 use crate::common::registry_mirror::{self, RegistryMirror};
 use crate::common::taints::{self, ControlPlaneTaintPolicy};
 use crate::common::workers::{self, ConfigTemplateParts, MachineDeploymentOptions};
-use crate::common::{admission, audit, aws_iam, encryption, hostname_commands, kubelet, retype, users};
+use crate::common::{
+    admission, audit, aws_iam, encryption, hostname_commands, kube_minor, kubelet, retype, users,
+};
 use crate::types::cloudstack_v1beta3 as capc;
-use crate::types::controlplane_v1beta2::{DiskSetup, File, Filesystem, Partition};
+use crate::types::controlplane_v1beta2::{DiskSetup, Filesystem, Partition};
 use crate::types::core::Secret;
 use crate::{Error, Inputs, Manifest, Result, SYSTEM_NAMESPACE};
 
@@ -82,19 +85,6 @@ impl<'a> Context<'a> {
 
     fn cluster_name(&self) -> &str {
         self.inputs.cluster_name()
-    }
-
-    /// The proxy and registry files of a node.
-    fn containerd_files(&self) -> Vec<File> {
-        let mut files = Vec::new();
-        if let Some(p) = &self.proxy {
-            files.push(proxy::containerd_proxy_file(p));
-        }
-        if let Some(m) = &self.mirror {
-            files.extend(registry_mirror::ca_file(m));
-            files.extend(registry_mirror::containerd_files(m));
-        }
-        files
     }
 
     /// `swapoff`, the containerd reload, the hostname commands.
@@ -168,19 +158,6 @@ fn machine_spec(object: Option<&Object>, role: &str) -> Result<CloudStackMachine
     }
 }
 
-/// The minor version of a Kubernetes tag (`v1.21.2-eks-1-21-4` → 21).
-// TODO(common): every provider needs this (README A.5); belongs in common/.
-fn kube_minor(tag: &str) -> Result<u32> {
-    tag.trim_start_matches('v')
-        .split('.')
-        .nth(1)
-        .and_then(|m| m.parse().ok())
-        .ok_or_else(|| Error::Invalid {
-            what: "Kubernetes version tag".into(),
-            why: format!("{tag:?} has no minor version"),
-        })
-}
-
 /// The first user with its key re-serialised without comment.
 fn user(machine: &CloudStackMachineConfigSpec) -> Result<(String, String)> {
     let (name, key) = users::first_user(machine.users.as_ref());
@@ -249,24 +226,6 @@ fn symlink_commands(machine: &CloudStackMachineConfigSpec, style: SymlinkStyle) 
             head + &tail
         })
         .collect()
-}
-
-/// The kubelet args: `provider-id`, then without a kubelet configuration file `read-only-port`,
-/// `anonymous-auth` and the computed args; `node-labels` last.
-fn kubelet_args(
-    has_config_file: bool,
-    resolv_conf: Option<&str>,
-    labels: Option<&BTreeMap<String, String>>,
-) -> Args {
-    let args = Args::literal(&[("provider-id", PROVIDER_ID)]);
-    let args = if has_config_file {
-        args
-    } else {
-        args.with("read-only-port", "0")
-            .with("anonymous-auth", "false")
-            .with_sorted(&kubelet::computed_args(resolv_conf))
-    };
-    args.with_node_labels(labels)
 }
 
 /// A CAPC machine template from a machine config; without a name the `name` key is left out.
@@ -387,27 +346,9 @@ pub fn control_plane(inputs: &Inputs<'_>) -> Result<Vec<Manifest>> {
 
     // clusterConfiguration
     let skip_admission = cp::skips_admission_for_system_resources(spec);
-    let has_encryption = spec.etcd_encryption.as_ref().is_some_and(|e| !e.is_empty());
-    let mut head = Args::default();
-    if minor < 33 {
-        head = head.with("cloud-provider", "external");
-    }
-    for (k, v) in audit::audit_args().pairs() {
-        head = head.with(k, v);
-    }
-    head = head.with("profiling", "false");
-    if has_encryption && minor >= 29 {
-        head = head.with("feature-gates", "KMSv1=true");
-    }
-    let mut computed = cp::api_server_computed_args(
-        spec,
-        ApiServerArgOptions {
-            tls_cipher_suites: true,
-            encryption_provider_config: true,
-        },
-    );
-    computed.extend(aws_iam::identity_provider_args(spec));
-    let api_server_args = head.with_sorted(&computed);
+    let has_encryption = encryption::has_etcd_encryption(spec);
+    let api_server_args =
+        cp::external_cloud_api_server_args(spec, minor, ApiServerHardening::ProfilingOffAndCipherSuites);
     let aws_iam = aws_iam::has_identity_provider(spec, "AWSIamConfig");
     let mut api_server_volumes = audit::audit_volumes(audit::AUDIT_POLICY_PATH);
     if skip_admission {
@@ -435,13 +376,14 @@ pub fn control_plane(inputs: &Inputs<'_>) -> Result<Vec<Manifest>> {
         },
         api_server_volumes,
         controller_manager: Some(Component {
-            args: Args::literal(&[("cloud-provider", "external"), ("profiling", "false")])
-                .with_sorted(&cp::component_computed_args(spec, true)),
+            args: Args::literal(&[("cloud-provider", "external"), ("profiling", "false")]).with_sorted(
+                &cp::component_computed_args(spec, ComponentKind::ControllerManager),
+            ),
             volumes: vec![],
         }),
         scheduler: Some(Component {
             args: Args::literal(&[("profiling", "false")])
-                .with_sorted(&cp::component_computed_args(spec, false)),
+                .with_sorted(&cp::component_computed_args(spec, ComponentKind::Scheduler)),
             volumes: vec![],
         }),
         certificates_dir: None,
@@ -474,23 +416,23 @@ pub fn control_plane(inputs: &Inputs<'_>) -> Result<Vec<Manifest>> {
     if skip_admission {
         files.push(admission::exclusion_rules_file());
     }
-    files.push(audit::audit_policy_file(
-        minor,
-        cp_config.audit_policy_content.as_deref(),
+    files.push(audit::audit_policy_file(minor, audit::user_policy_content(spec)));
+    files.extend(registry_mirror::proxy_and_mirror_files(
+        ctx.proxy.as_ref(),
+        ctx.mirror.as_ref(),
     ));
-    files.extend(ctx.containerd_files());
     if aws_iam {
         files.extend(aws_iam::aws_iam_files(&name));
     }
 
-    let taints: Option<Vec<_>> = taints::control_plane_taints(
-        cp_config.taints.as_ref(),
-        ControlPlaneTaintPolicy::ListIfAny,
-        true,
-    )
-    .map(|t| t.iter().map(taints::to_control_plane).collect());
+    let taints = taints::control_plane_kubeadm_taints(spec, ControlPlaneTaintPolicy::ListIfAny);
     let registration = NodeRegistrationParts::cloud_init(
-        kubelet_args(kubelet_config.is_some(), resolv_conf, cp::labels(spec)),
+        kubelet::node_args(
+            Args::literal(&[("provider-id", PROVIDER_ID)]),
+            KubeletSettings::of(kubelet_config),
+            resolv_conf,
+            cp::labels(spec),
+        ),
         taints,
     );
     let mut pre_kubeadm_commands = ctx.base_commands();
@@ -627,19 +569,14 @@ pub fn workers(inputs: &Inputs<'_>) -> Result<Vec<Manifest>> {
     let mut out = Vec::new();
     for group in spec.worker_node_group_configurations.iter().flatten() {
         let group_name = workers::group_name(group);
-        let machine_name = group
-            .machine_group_ref
-            .as_ref()
-            .and_then(|r| r.name.clone())
-            .unwrap_or_default();
         let machine = machine_spec(
-            inputs.provider.worker_machines.get(&machine_name),
+            inputs
+                .provider
+                .worker_machines
+                .get(workers::machine_config_name(group)),
             &format!("worker group {group_name:?}"),
         )?;
-        let version = match group.kubernetes_version.as_deref() {
-            Some(v) => crate::parse_version(v)?,
-            None => inputs.kubernetes_version()?,
-        };
+        let version = workers::kubernetes_version(inputs, group)?;
         let distro = inputs.kube_distro(version)?;
         let machine_template_name = inputs.names.worker_machine(group_name);
         let config_template_name = inputs.names.worker_kubeadm_config(group_name);
@@ -649,14 +586,22 @@ pub fn workers(inputs: &Inputs<'_>) -> Result<Vec<Manifest>> {
         if let Some(config) = kubelet_config {
             files.push(kubelet::configuration_file(config, resolv_conf, &[]));
         }
-        files.extend(ctx.containerd_files());
+        files.extend(registry_mirror::proxy_and_mirror_files(
+            ctx.proxy.as_ref(),
+            ctx.mirror.as_ref(),
+        ));
         let mut pre_kubeadm_commands = ctx.base_commands();
         pre_kubeadm_commands.extend(symlink_commands(&machine, SymlinkStyle::Worker));
         let (user_name, key) = user(&machine)?;
         let mut kct = workers::kubeadm_config_template(ConfigTemplateParts {
             name: config_template_name.to_string(),
             join_registration: NodeRegistrationParts::cloud_init(
-                kubelet_args(kubelet_config.is_some(), resolv_conf, group.labels.as_ref()),
+                kubelet::node_args(
+                    Args::literal(&[("provider-id", PROVIDER_ID)]),
+                    KubeletSettings::of(kubelet_config),
+                    resolv_conf,
+                    group.labels.as_ref(),
+                ),
                 Some(workers::taints(group)),
             ),
             patches: kubelet_config.map(|_| kubelet::patches()),

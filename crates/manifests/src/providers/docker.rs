@@ -12,7 +12,7 @@ use anywhere_catalog::{Image, KubeDistro};
 use crate::common::args::Args;
 use crate::common::cluster::{self, ClusterLabels, ClusterOptions};
 use crate::common::control_plane::{
-    self as cp, ApiServerArgOptions, ClusterConfigurationParts, Component, ControlPlaneParts,
+    self as cp, ApiServerArgOptions, ClusterConfigurationParts, Component, ComponentKind, ControlPlaneParts,
     EtcdClientPaths, EtcdTopology, NodeRegistrationParts,
 };
 use crate::common::etcd::{self, EtcdBootstrap, EtcdOptions};
@@ -124,12 +124,9 @@ fn kubelet_settings(
         }
         None => (
             Some(
-                Args::literal(&[(
-                    "eviction-hard",
-                    "nodefs.available<0%,nodefs.inodesFree<0%,imagefs.available<0%",
-                )])
-                .with_sorted(&kubelet_computed_args(minor, resolv_conf))
-                .with_node_labels(labels),
+                Args::literal(&[("eviction-hard", kubelet::EVICTION_HARD_DISABLED)])
+                    .with_sorted(&kubelet_computed_args(minor, resolv_conf))
+                    .with_node_labels(labels),
             ),
             None,
         ),
@@ -291,12 +288,15 @@ fn control_plane_parts(
         api_server_volumes: api_volumes,
         controller_manager: Some(Component {
             args: Args::literal(&[("enable-hostpath-provisioner", "true"), ("profiling", "false")])
-                .with_sorted(&cp::component_computed_args(spec, true)),
+                .with_sorted(&cp::component_computed_args(
+                    spec,
+                    ComponentKind::ControllerManager,
+                )),
             volumes: vec![],
         }),
         scheduler: Some(Component {
             args: Args::literal(&[("profiling", "false")])
-                .with_sorted(&cp::component_computed_args(spec, false)),
+                .with_sorted(&cp::component_computed_args(spec, ComponentKind::Scheduler)),
             volumes: vec![],
         }),
         certificates_dir: None,
@@ -318,18 +318,7 @@ fn control_plane_parts(
     files.push(audit::audit_policy_file(minor, None));
     files.extend(mirror_files(mirror));
 
-    let has_workers = spec
-        .worker_node_group_configurations
-        .as_ref()
-        .is_some_and(|w| !w.is_empty());
-    let taints = taints::control_plane_taints(
-        spec.control_plane_configuration
-            .as_ref()
-            .and_then(|c| c.taints.as_ref()),
-        ControlPlaneTaintPolicy::EmptyWithoutWorkers,
-        has_workers,
-    )
-    .map(|t| t.iter().map(taints::to_control_plane).collect::<Vec<_>>());
+    let taints = taints::control_plane_kubeadm_taints(spec, ControlPlaneTaintPolicy::EmptyWithoutWorkers);
     let registration = node_registration(kubelet_args, taints);
     ControlPlaneParts {
         cluster_name: inputs.cluster_name().to_string(),
@@ -369,10 +358,7 @@ fn worker_group(
     group: &WorkerNodeGroupConfiguration,
     mirror: Option<&RegistryMirror>,
 ) -> Result<Vec<Manifest>> {
-    let version = match group.kubernetes_version.as_deref().filter(|v| !v.is_empty()) {
-        Some(v) => crate::parse_version(v)?,
-        None => inputs.kubernetes_version()?,
-    };
+    let version = workers::kubernetes_version(inputs, group)?;
     let bundle = inputs.bundle(version)?;
     let distro = inputs.kube_distro(version)?;
     let group_name = workers::group_name(group);

@@ -3,6 +3,7 @@
 //! hardware selector and a workflow `templateOverride`, kube-vip on the control plane), and the
 //! Helm values of the Tinkerbell stack ([`stack`]).
 
+pub mod hardware;
 pub mod stack;
 pub mod workflow;
 
@@ -19,20 +20,20 @@ use crate::common::args::Args;
 use crate::common::bottlerocket::{self, ImageRef, KubeadmExtensions};
 use crate::common::cluster::{ClusterLabels, ClusterOptions, capi_cluster};
 use crate::common::control_plane::{
-    self as cp, ClusterConfigurationParts, Component, ControlPlaneParts, EtcdClientPaths, EtcdTopology,
-    NodeRegistrationParts,
+    self as cp, ClusterConfigurationParts, Component, ComponentKind, ControlPlaneParts, EtcdClientPaths,
+    EtcdTopology, NodeRegistrationParts,
 };
 use crate::common::etcd::{self, EtcdBootstrap, EtcdOptions};
 use crate::common::kube_vip::{self, ADMIN_KUBECONFIG, BOTTLEROCKET_ADMIN_KUBECONFIG, SUPER_ADMIN_COMMAND};
+use crate::common::kubelet::KubeletSettings;
 use crate::common::proxy::{self, Proxy};
 use crate::common::registry_mirror::{self, RegistryMirror};
 use crate::common::taints::{self, ControlPlaneTaintPolicy};
 use crate::common::workers::{self, ConfigTemplateParts, MachineDeploymentOptions};
-use crate::common::{admission, audit, aws_iam, kubelet, users};
-use crate::types::controlplane_v1beta2::{File, Ntp};
-use crate::types::core::Secret;
+use crate::common::{admission, audit, aws_iam, kube_minor, kubelet, users};
+use crate::types::controlplane_v1beta2::Ntp;
 use crate::types::tinkerbell_v1beta1 as capt;
-use crate::{Error, Inputs, Manifest, Result, SYSTEM_NAMESPACE};
+use crate::{Error, Inputs, Manifest, Result};
 
 use workflow::{DefaultWorkflow, OsFamily, Workflow};
 
@@ -76,13 +77,19 @@ pub fn template_configs<'a>(objects: impl IntoIterator<Item = &'a Object>) -> Te
 /// machine config without `templateRef` gets the default workflow); see
 /// [`control_plane_with_templates`].
 pub fn control_plane(inputs: &Inputs<'_>) -> Result<Vec<Manifest>> {
-    control_plane_with_templates(inputs, &template_configs(inputs.provider.tinkerbell_templates.values()))
+    control_plane_with_templates(
+        inputs,
+        &template_configs(inputs.provider.tinkerbell_templates.values()),
+    )
 }
 
 /// Worker-group objects, with the spec's `TinkerbellTemplateConfig`s; see
 /// [`workers_with_templates`].
 pub fn workers(inputs: &Inputs<'_>) -> Result<Vec<Manifest>> {
-    workers_with_templates(inputs, &template_configs(inputs.provider.tinkerbell_templates.values()))
+    workers_with_templates(
+        inputs,
+        &template_configs(inputs.provider.tinkerbell_templates.values()),
+    )
 }
 
 /// The provider-level facts every object of a cluster shares.
@@ -249,36 +256,6 @@ impl<'a> Context<'a> {
             bottlerocket: settings,
         }
     }
-
-    /// The proxy and registry files of a cloud-init node.
-    fn containerd_files(&self) -> Vec<File> {
-        let mut files = Vec::new();
-        if let Some(p) = &self.proxy {
-            files.push(proxy::containerd_proxy_file(p));
-        }
-        if let Some(m) = &self.mirror {
-            files.extend(registry_mirror::ca_file(m));
-            files.extend(registry_mirror::containerd_files(m));
-        }
-        files
-    }
-
-    /// The `registry-credentials` Secret of an authenticated mirror.
-    fn registry_credentials(&self) -> Option<Manifest> {
-        use base64::Engine;
-        let (user, password) = self.mirror.as_ref()?.auth.as_ref()?;
-        let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
-        let mut secret = Secret::new("registry-credentials", SYSTEM_NAMESPACE);
-        secret.metadata.labels = Some(BTreeMap::from([(
-            "clusterctl.cluster.x-k8s.io/move".into(),
-            "true".into(),
-        )]));
-        secret.data = Some(BTreeMap::from([
-            ("username".into(), b64(user)),
-            ("password".into(), b64(password)),
-        ]));
-        Some(Manifest::new(&secret))
-    }
 }
 
 /// The bootstrap IP annotation of the Cluster, when set.
@@ -369,37 +346,6 @@ fn hardware_affinity(machine: &TinkerbellMachineConfigSpec) -> capt::HardwareAff
     }
 }
 
-/// The minor version of a Kubernetes tag (`v1.21.2-eks-1-21-4` → 21).
-// TODO(common): every provider needs this (README A.5); belongs in common/.
-fn kube_minor(tag: &str) -> Result<u32> {
-    tag.trim_start_matches('v')
-        .split('.')
-        .nth(1)
-        .and_then(|m| m.parse().ok())
-        .ok_or_else(|| Error::Invalid {
-            what: "Kubernetes version tag".into(),
-            why: format!("{tag:?} has no minor version"),
-        })
-}
-
-/// The kubelet args of a node: `provider-id`, then without a kubelet configuration file
-/// `read-only-port`, `anonymous-auth` and the computed args; `node-labels` last.
-fn kubelet_args(
-    has_config_file: bool,
-    resolv_conf: Option<&str>,
-    labels: Option<&BTreeMap<String, String>>,
-) -> Args {
-    let args = Args::literal(&[("provider-id", PROVIDER_ID)]);
-    let args = if has_config_file {
-        args
-    } else {
-        args.with("read-only-port", "0")
-            .with("anonymous-auth", "false")
-            .with_sorted(&kubelet::computed_args(resolv_conf))
-    };
-    args.with_node_labels(labels)
-}
-
 /// `certBundles` of EKS Anywhere's kubeadm fork (`hostOSConfiguration.certBundles`).
 #[derive(serde::Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -474,10 +420,6 @@ pub fn control_plane_with_templates(
         "cloud-config"
     };
     let external_etcd = spec.external_etcd_configuration.is_some();
-    let has_workers = spec
-        .worker_node_group_configurations
-        .as_ref()
-        .is_some_and(|w| !w.is_empty());
     let cp_config = spec.control_plane_configuration.clone().unwrap_or_default();
 
     let mut out = vec![capi_cluster(
@@ -509,7 +451,7 @@ pub fn control_plane_with_templates(
     let mut computed = cp::api_server_computed_args(spec, Default::default());
     computed.extend(aws_iam::identity_provider_args(spec));
     let api_server_args = audit::audit_args().with_sorted(&computed);
-    let bottlerocket_component = |c: &str| Component {
+    let bottlerocket_component = |c: ComponentKind| Component {
         args: Args::default(),
         volumes: vec![cp::bottlerocket_kubeconfig_volume(c)],
     };
@@ -532,8 +474,8 @@ pub fn control_plane_with_templates(
             vec![]
         },
         api_server_volumes,
-        controller_manager: is_bottlerocket.then(|| bottlerocket_component("controller-manager")),
-        scheduler: is_bottlerocket.then(|| bottlerocket_component("scheduler")),
+        controller_manager: is_bottlerocket.then(|| bottlerocket_component(ComponentKind::ControllerManager)),
+        scheduler: is_bottlerocket.then(|| bottlerocket_component(ComponentKind::Scheduler)),
         certificates_dir: is_bottlerocket.then_some("/var/lib/kubeadm/pki".to_string()),
         feature_gates: cp::etcd_learner_mode_gate(minor),
     });
@@ -561,7 +503,7 @@ pub fn control_plane_with_templates(
             },
         );
         // Without worker nodes, control-plane kube-vip also serves LoadBalancer services.
-        if !has_workers && ctx.datacenter.skip_load_balancer_deployment != Some(true) {
+        if !workers::has_worker_groups(spec) && ctx.datacenter.skip_load_balancer_deployment != Some(true) {
             options.env.push(("svc_enable".into(), "true".into()));
             options.env.push(("svc_election".into(), "true".into()));
         }
@@ -570,28 +512,24 @@ pub fn control_plane_with_templates(
     if skip_admission {
         files.push(admission::exclusion_rules_file());
     }
-    files.push(audit::audit_policy_file(
-        minor,
-        cp_config.audit_policy_content.as_deref(),
-    ));
+    files.push(audit::audit_policy_file(minor, audit::user_policy_content(spec)));
     if aws_iam {
         files.extend(aws_iam::aws_iam_files(&name));
     }
     if !is_bottlerocket {
-        files.extend(ctx.containerd_files());
+        files.extend(registry_mirror::proxy_and_mirror_files(
+            ctx.proxy.as_ref(),
+            ctx.mirror.as_ref(),
+        ));
     }
 
     // node registration
-    let taints: Option<Vec<_>> = taints::control_plane_taints(
-        cp_config.taints.as_ref(),
-        ControlPlaneTaintPolicy::EmptyWithoutWorkers,
-        has_workers,
-    )
-    .map(|t| t.iter().map(taints::to_control_plane).collect());
+    let taints = taints::control_plane_kubeadm_taints(spec, ControlPlaneTaintPolicy::EmptyWithoutWorkers);
     let registration = NodeRegistrationParts {
         cri_socket: None,
-        kubelet_args: Some(kubelet_args(
-            kubelet_config.is_some(),
+        kubelet_args: Some(kubelet::node_args(
+            Args::literal(&[("provider-id", PROVIDER_ID)]),
+            KubeletSettings::of(kubelet_config),
             resolv_conf,
             cp::labels(spec),
         )),
@@ -713,7 +651,7 @@ pub fn control_plane_with_templates(
         }),
         status: None,
     }));
-    out.extend(ctx.registry_credentials());
+    out.extend(ctx.mirror.as_ref().and_then(registry_mirror::credentials_secret));
     Ok(out)
 }
 
@@ -732,19 +670,14 @@ pub fn workers_with_templates(inputs: &Inputs<'_>, templates: &TemplateConfigs) 
     let mut out = Vec::new();
     for group in spec.worker_node_group_configurations.iter().flatten() {
         let group_name = workers::group_name(group);
-        let machine_name = group
-            .machine_group_ref
-            .as_ref()
-            .and_then(|r| r.name.clone())
-            .unwrap_or_default();
         let machine = machine_spec(
-            inputs.provider.worker_machines.get(&machine_name),
+            inputs
+                .provider
+                .worker_machines
+                .get(workers::machine_config_name(group)),
             &format!("worker group {group_name:?}"),
         )?;
-        let version = match group.kubernetes_version.as_deref() {
-            Some(v) => crate::parse_version(v)?,
-            None => inputs.kubernetes_version()?,
-        };
+        let version = workers::kubernetes_version(inputs, group)?;
         let bundle = inputs.bundle(version)?;
         let distro = inputs.kube_distro(version)?;
         let is_bottlerocket = OsFamily::from_spec(machine.os_family.as_deref()) == OsFamily::Bottlerocket;
@@ -780,7 +713,10 @@ pub fn workers_with_templates(inputs: &Inputs<'_>, templates: &TemplateConfigs) 
         }
         let mut pre_kubeadm_commands = Vec::new();
         if !is_bottlerocket {
-            files.extend(ctx.containerd_files());
+            files.extend(registry_mirror::proxy_and_mirror_files(
+                ctx.proxy.as_ref(),
+                ctx.mirror.as_ref(),
+            ));
             pre_kubeadm_commands =
                 registry_mirror::containerd_commands(ctx.mirror.as_ref(), ctx.proxy.as_ref());
         }
@@ -790,8 +726,9 @@ pub fn workers_with_templates(inputs: &Inputs<'_>, templates: &TemplateConfigs) 
             name: config_template_name.to_string(),
             join_registration: NodeRegistrationParts {
                 cri_socket: None,
-                kubelet_args: Some(kubelet_args(
-                    kubelet_config.is_some(),
+                kubelet_args: Some(kubelet::node_args(
+                    Args::literal(&[("provider-id", PROVIDER_ID)]),
+                    KubeletSettings::of(kubelet_config),
                     resolv_conf,
                     group.labels.as_ref(),
                 )),
@@ -872,36 +809,6 @@ fn adjust_machine_deployment(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn minor_comes_from_the_tag() {
-        assert_eq!(kube_minor("v1.21.2-eks-1-21-4").unwrap(), 21);
-        assert!(kube_minor("latest").is_err());
-    }
-
-    #[test]
-    fn kubelet_args_without_configuration_file() {
-        let labels = BTreeMap::from([("a".to_string(), "b".to_string())]);
-        let args = kubelet_args(false, Some("/r"), Some(&labels));
-        let names: Vec<&str> = args.pairs().iter().map(|(k, _)| k.as_str()).collect();
-        assert_eq!(
-            names,
-            [
-                "provider-id",
-                "read-only-port",
-                "anonymous-auth",
-                "resolv-conf",
-                "tls-cipher-suites",
-                "node-labels"
-            ]
-        );
-        let names: Vec<String> = kubelet_args(true, Some("/r"), None)
-            .pairs()
-            .iter()
-            .map(|(k, _)| k.clone())
-            .collect();
-        assert_eq!(names, ["provider-id"]);
-    }
 
     #[test]
     fn selector_becomes_one_required_term() {

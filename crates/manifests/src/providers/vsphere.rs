@@ -16,7 +16,7 @@ use crate::common::args::Args;
 use crate::common::bottlerocket::{self, ImageRef, KubeadmExtensions};
 use crate::common::cluster::{self, ClusterLabels, ClusterOptions};
 use crate::common::control_plane::{
-    self as cp, ApiServerArgOptions, ClusterConfigurationParts, Component, ControlPlaneParts,
+    self as cp, ApiServerHardening, ClusterConfigurationParts, Component, ComponentKind, ControlPlaneParts,
     EtcdClientPaths, EtcdTopology, NodeRegistrationParts,
 };
 use crate::common::etcd::{self, EtcdBootstrap, EtcdOptions};
@@ -281,19 +281,6 @@ fn ntp(machine: &VSphereMachineConfigSpec) -> Option<crate::types::controlplane_
     })
 }
 
-/// Proxy and registry files of cloud-init nodes, in vSphere's order.
-fn containerd_files(ctx: &Context<'_>) -> Vec<File> {
-    let mut files = Vec::new();
-    if let Some(p) = &ctx.proxy {
-        files.push(proxy::containerd_proxy_file(p));
-    }
-    if let Some(m) = &ctx.mirror {
-        files.extend(registry_mirror::ca_file(m));
-        files.extend(registry_mirror::containerd_files(m));
-    }
-    files
-}
-
 /// Cluster-level and control-plane objects.
 pub fn control_plane(inputs: &Inputs<'_>) -> Result<Vec<Manifest>> {
     let ctx = Context::new(inputs)?;
@@ -305,10 +292,6 @@ pub fn control_plane(inputs: &Inputs<'_>) -> Result<Vec<Manifest>> {
     let cp_machine = machine_spec(inputs.provider.control_plane_machine.as_ref(), "control plane")?;
     let os = Os::of(&cp_machine);
     let external_etcd = etcd::external_etcd_replicas(spec);
-    let has_workers = spec
-        .worker_node_group_configurations
-        .as_ref()
-        .is_some_and(|w| !w.is_empty());
     let endpoint = proxy::endpoint_host(spec);
 
     let mut out = vec![cluster::capi_cluster(
@@ -348,13 +331,7 @@ pub fn control_plane(inputs: &Inputs<'_>) -> Result<Vec<Manifest>> {
         Networks::Datacenter,
     )));
 
-    let cp_taints = taints::control_plane_taints(
-        spec.control_plane_configuration
-            .as_ref()
-            .and_then(|c| c.taints.as_ref()),
-        ControlPlaneTaintPolicy::DefaultWhenAbsent,
-        has_workers,
-    );
+    let cp_taints = taints::control_plane_taints(spec, ControlPlaneTaintPolicy::DefaultWhenAbsent);
     let mut typed_kcp = cp::kubeadm_control_plane(control_plane_parts(
         &ctx,
         &distro,
@@ -440,26 +417,8 @@ fn control_plane_parts(
     let admission = cp::skips_admission_for_system_resources(spec);
     let has_encryption = encryption::has_etcd_encryption(spec);
 
-    let mut api_head = Args::default();
-    if minor < 33 {
-        api_head = api_head.with("cloud-provider", "external");
-    }
-    for (k, v) in audit::audit_args().pairs() {
-        api_head = api_head.with(k, v);
-    }
-    api_head = api_head.with("profiling", "false");
-    if has_encryption && minor >= 29 {
-        api_head = api_head.with("feature-gates", "KMSv1=true");
-    }
-    let mut computed = cp::api_server_computed_args(
-        spec,
-        ApiServerArgOptions {
-            tls_cipher_suites: true,
-            encryption_provider_config: true,
-        },
-    );
-    computed.extend(aws_iam::identity_provider_args(spec));
-    let api_args = api_head.with_sorted(&computed);
+    let api_args =
+        cp::external_cloud_api_server_args(spec, minor, ApiServerHardening::ProfilingOffAndCipherSuites);
     let has_aws_iam = aws_iam::has_identity_provider(spec, "AWSIamConfig");
     let mut api_volumes = audit::audit_volumes(if bottlerocket {
         audit::BOTTLEROCKET_AUDIT_POLICY_HOST_PATH
@@ -483,10 +442,10 @@ fn control_plane_parts(
         }));
         api_envs.push(admission::exclusion_rules_env());
     }
-    let component = |head: Args, node_cidr: bool, volume: &str| Component {
-        args: head.with_sorted(&cp::component_computed_args(spec, node_cidr)),
+    let component = |head: Args, kind: ComponentKind| Component {
+        args: head.with_sorted(&cp::component_computed_args(spec, kind)),
         volumes: if bottlerocket {
-            vec![cp::bottlerocket_kubeconfig_volume(volume)]
+            vec![cp::bottlerocket_kubeconfig_volume(kind)]
         } else {
             vec![]
         },
@@ -507,13 +466,11 @@ fn control_plane_parts(
         api_server_volumes: api_volumes,
         controller_manager: Some(component(
             Args::literal(&[("cloud-provider", "external"), ("profiling", "false")]),
-            true,
-            "controller-manager",
+            ComponentKind::ControllerManager,
         )),
         scheduler: Some(component(
             Args::literal(&[("profiling", "false")]),
-            false,
-            "scheduler",
+            ComponentKind::Scheduler,
         )),
         certificates_dir: bottlerocket.then(|| "/var/lib/kubeadm/pki".to_string()),
         feature_gates: cp::etcd_learner_mode_gate(minor),
@@ -549,13 +506,12 @@ fn control_plane_parts(
     if admission {
         files.push(admission::exclusion_rules_file());
     }
-    let user_policy = spec
-        .control_plane_configuration
-        .as_ref()
-        .and_then(|c| c.audit_policy_content.as_deref());
-    files.push(audit::audit_policy_file(minor, user_policy));
+    files.push(audit::audit_policy_file(minor, audit::user_policy_content(spec)));
     if !bottlerocket {
-        files.extend(containerd_files(ctx));
+        files.extend(registry_mirror::proxy_and_mirror_files(
+            ctx.proxy.as_ref(),
+            ctx.mirror.as_ref(),
+        ));
     }
     if has_aws_iam {
         files.extend(aws_iam::aws_iam_files(ctx.name));
@@ -714,20 +670,15 @@ pub fn workers(inputs: &Inputs<'_>) -> Result<Vec<Manifest>> {
 
 fn worker_group(ctx: &Context<'_>, group: &WorkerNodeGroupConfiguration) -> Result<Vec<Manifest>> {
     let inputs = ctx.inputs;
-    let version = match group.kubernetes_version.as_deref().filter(|v| !v.is_empty()) {
-        Some(v) => crate::parse_version(v)?,
-        None => inputs.kubernetes_version()?,
-    };
+    let version = workers::kubernetes_version(inputs, group)?;
     let bundle = inputs.bundle(version)?;
     let distro = inputs.kube_distro(version)?;
     let group_name = workers::group_name(group);
-    let machine_name = group
-        .machine_group_ref
-        .as_ref()
-        .and_then(|r| r.name.clone())
-        .unwrap_or_default();
     let machine = machine_spec(
-        inputs.provider.worker_machines.get(&machine_name),
+        inputs
+            .provider
+            .worker_machines
+            .get(workers::machine_config_name(group)),
         &format!("worker group {group_name}"),
     )?;
     let os = Os::of(&machine);
@@ -747,7 +698,10 @@ fn worker_group(ctx: &Context<'_>, group: &WorkerNodeGroupConfiguration) -> Resu
     let mut files: Vec<File> = kubelet_file.into_iter().collect();
     let mut pre_kubeadm_commands = Vec::new();
     if os == Os::CloudInit {
-        files.extend(containerd_files(ctx));
+        files.extend(registry_mirror::proxy_and_mirror_files(
+            ctx.proxy.as_ref(),
+            ctx.mirror.as_ref(),
+        ));
         pre_kubeadm_commands = registry_mirror::containerd_commands(ctx.mirror.as_ref(), ctx.proxy.as_ref());
     }
     pre_kubeadm_commands.extend(hostname_commands());

@@ -2,17 +2,20 @@
 //! external-etcd `EtcdadmCluster` and the workers' `KubeadmConfigTemplate`s, built on the
 //! shared skeletons of `crate::common`.
 
+use std::collections::BTreeMap;
+
 use anywhere_api::{ClusterSpec, NutanixMachineConfigSpec, WorkerNodeGroupConfiguration};
 use anywhere_catalog::KubeDistro;
 
 use super::{CAPX_API_VERSION, MACHINE_TEMPLATE_KIND, first_user, kubeadm_user};
 use crate::common::args::Args;
 use crate::common::control_plane::{
-    self as cp_common, ApiServerArgOptions, ClusterConfigurationParts, Component, ControlPlaneParts,
+    self as cp_common, ApiServerHardening, ClusterConfigurationParts, Component, ControlPlaneParts,
     EtcdClientPaths, EtcdTopology, NodeRegistrationParts,
 };
 use crate::common::etcd::{self as etcd_common, EtcdBootstrap, EtcdOptions};
 use crate::common::kube_vip::{self, KubeVipOptions};
+use crate::common::kubelet::KubeletSettings;
 use crate::common::proxy::{self as proxy_common, Proxy};
 use crate::common::registry_mirror::{self as mirror_common, RegistryMirror};
 use crate::common::workers::{self as workers_common, ConfigTemplateParts};
@@ -37,12 +40,6 @@ pub(super) struct KcpInputs<'a> {
     pub(super) template_name: &'a str,
 }
 
-fn literal_then(head: &[(&str, &str)], tail: &Args) -> Args {
-    tail.pairs()
-        .iter()
-        .fold(Args::literal(head), |args, (k, v)| args.with(k, v))
-}
-
 pub(super) fn kubeadm_control_plane(k: &KcpInputs<'_>) -> Result<KubeadmControlPlane> {
     let spec = k.spec;
     let kubelet_config = cp_common::kubelet_configuration(spec);
@@ -51,26 +48,7 @@ pub(super) fn kubeadm_control_plane(k: &KcpInputs<'_>) -> Result<KubeadmControlP
     let admission = cp_common::skips_admission_for_system_resources(spec);
 
     // API server.
-    let mut api_args = if k.minor < 33 {
-        Args::literal(&[("cloud-provider", "external")])
-    } else {
-        Args::default()
-    };
-    for (n, v) in audit::audit_args().pairs() {
-        api_args = api_args.with(n, v);
-    }
-    if encryption && k.minor >= 29 {
-        api_args = api_args.with("feature-gates", "KMSv1=true");
-    }
-    let mut computed = cp_common::api_server_computed_args(
-        spec,
-        ApiServerArgOptions {
-            tls_cipher_suites: false,
-            encryption_provider_config: true,
-        },
-    );
-    computed.extend(aws_iam::identity_provider_args(spec));
-    let api_args = api_args.with_sorted(&computed);
+    let api_args = cp_common::external_cloud_api_server_args(spec, k.minor, ApiServerHardening::None);
     let mut volumes = audit::audit_volumes(audit::AUDIT_POLICY_PATH);
     if admission {
         volumes.push(admission::exclusion_rules_volume(admission::EXCLUSION_RULES_PATH));
@@ -132,43 +110,17 @@ pub(super) fn kubeadm_control_plane(k: &KcpInputs<'_>) -> Result<KubeadmControlP
     if admission {
         files.push(admission::exclusion_rules_file());
     }
-    files.push(audit::audit_policy_file(k.minor, audit_policy_content(spec)));
+    files.push(audit::audit_policy_file(
+        k.minor,
+        audit::user_policy_content(spec),
+    ));
 
     // Node registration.
-    let computed_kubelet = kubelet::computed_args(resolv_conf);
+    let settings = KubeletSettings::of(kubelet_config);
     let labels = cp_common::labels(spec);
-    let (init_args, join_args) = match kubelet_config {
-        Some(_) => (
-            Args::literal(&[("cloud-provider", "external")]),
-            Args::literal(&[("cloud-provider", "external")]),
-        ),
-        None => (
-            literal_then(
-                &[("cloud-provider", "external"), ("eviction-hard", EVICTION_HARD)],
-                &Args::default().with_sorted(&computed_kubelet),
-            ),
-            literal_then(
-                &[
-                    ("cloud-provider", "external"),
-                    ("read-only-port", "0"),
-                    ("anonymous-auth", "false"),
-                ],
-                &Args::default().with_sorted(&computed_kubelet),
-            ),
-        ),
-    };
-    let has_workers = spec
-        .worker_node_group_configurations
-        .as_ref()
-        .is_some_and(|w| !w.is_empty());
-    let taints = taints::control_plane_taints(
-        spec.control_plane_configuration
-            .as_ref()
-            .and_then(|c| c.taints.as_ref()),
-        taints::ControlPlaneTaintPolicy::ListIfAny,
-        has_workers,
-    )
-    .map(|t| t.iter().map(taints::to_control_plane).collect::<Vec<_>>());
+    let init_args = eviction_kubelet_args(settings, resolv_conf, labels);
+    let join_args = kubelet::node_args(cloud_provider_external(), settings, resolv_conf, labels);
+    let taints = taints::control_plane_kubeadm_taints(spec, taints::ControlPlaneTaintPolicy::ListIfAny);
 
     let mut pre = mirror_common::containerd_commands(k.mirror, k.proxy);
     pre.extend(hostnamectl_commands());
@@ -188,14 +140,14 @@ pub(super) fn kubeadm_control_plane(k: &KcpInputs<'_>) -> Result<KubeadmControlP
         files,
         init_registration: NodeRegistrationParts {
             cri_socket: None,
-            kubelet_args: Some(init_args.with_node_labels(labels)),
+            kubelet_args: Some(init_args),
             name: None,
             taints: taints.clone(),
             ignore_preflight_errors: None,
         },
         join_registration: NodeRegistrationParts {
             cri_socket: Some(CONTAINERD_SOCKET.into()),
-            kubelet_args: Some(join_args.with_node_labels(labels)),
+            kubelet_args: Some(join_args),
             name: Some(HOSTNAME_PLACEHOLDER.into()),
             taints,
             ignore_preflight_errors: None,
@@ -225,13 +177,26 @@ pub(super) fn kubeadm_control_plane(k: &KcpInputs<'_>) -> Result<KubeadmControlP
     Ok(kcp)
 }
 
-/// The kubelet eviction thresholds Nutanix nodes start with (disk-pressure eviction off).
-const EVICTION_HARD: &str = "nodefs.available<0%,nodefs.inodesFree<0%,imagefs.available<0%";
+/// `cloud-provider=external`, the head of every Nutanix kubelet's args.
+fn cloud_provider_external() -> Args {
+    Args::literal(&[("cloud-provider", "external")])
+}
 
-fn audit_policy_content(spec: &ClusterSpec) -> Option<&str> {
-    spec.control_plane_configuration
-        .as_ref()
-        .and_then(|c| c.audit_policy_content.as_deref())
+/// The kubelet args of the first control-plane node and of workers: `cloud-provider`, then
+/// with flags disk-pressure eviction off and the computed args (no `read-only-port` or
+/// `anonymous-auth`, unlike joining control-plane nodes); `node-labels` last.
+fn eviction_kubelet_args(
+    settings: KubeletSettings,
+    resolv_conf: Option<&str>,
+    labels: Option<&BTreeMap<String, String>>,
+) -> Args {
+    let args = match settings {
+        KubeletSettings::ConfigurationFile => cloud_provider_external(),
+        KubeletSettings::Flags => cloud_provider_external()
+            .with("eviction-hard", kubelet::EVICTION_HARD_DISABLED)
+            .with_sorted(&kubelet::computed_args(resolv_conf)),
+    };
+    args.with_node_labels(labels)
 }
 
 /// The Nutanix control-plane hostname commands: `hostnamectl` and `/etc/hosts`.
@@ -305,19 +270,10 @@ pub(super) fn etcdadm_cluster(
         cluster.spec.as_mut().and_then(|s| s.etcdadm_config_spec.as_mut()),
     ) && let Some(rm) = config.registry_mirror.as_mut()
     {
-        rm.endpoint = Some(public_mirror_endpoint(m));
+        // EKS-A's `publicMirror`, printed as `v2` when nothing mirrors public.ecr.aws.
+        rm.endpoint = Some(m.public_mirror_endpoint().unwrap_or_else(|| "v2".to_string()));
     }
     Ok(Manifest::new(&cluster))
-}
-
-/// EKS-A's `publicMirror`: the containerd API endpoint of the mirror for `public.ecr.aws`
-/// (`v2` alone when there is none, as the reference prints it).
-fn public_mirror_endpoint(mirror: &RegistryMirror) -> String {
-    match mirror.mirrors.get(mirror_common::DEFAULT_REGISTRY) {
-        Some(target) if target.contains("/v2") => target.clone(),
-        Some(target) => format!("{target}/v2"),
-        None => "v2".to_string(),
-    }
 }
 
 pub(super) fn kubeadm_config_template(
@@ -330,28 +286,24 @@ pub(super) fn kubeadm_config_template(
 ) -> Result<KubeadmConfigTemplate> {
     let kubelet_config = workers_common::kubelet_configuration(group);
     let resolv_conf = cp_common::resolv_conf(spec);
-    let args = match kubelet_config {
-        Some(_) => Args::literal(&[("cloud-provider", "external")]),
-        None => literal_then(
-            &[("cloud-provider", "external"), ("eviction-hard", EVICTION_HARD)],
-            &Args::default().with_sorted(&kubelet::computed_args(resolv_conf)),
-        ),
-    };
+    let args = eviction_kubelet_args(
+        KubeletSettings::of(kubelet_config),
+        resolv_conf,
+        group.labels.as_ref(),
+    );
     let group_taints = workers_common::taints(group);
     let mut files: Vec<File> = Vec::new();
     if let Some(config) = kubelet_config {
         files.push(kubelet::configuration_file(config, resolv_conf, &[]));
     }
-    files.extend(proxy.map(proxy_common::containerd_proxy_file));
-    files.extend(mirror.and_then(mirror_common::ca_file));
-    files.extend(mirror.map(mirror_common::containerd_files).unwrap_or_default());
+    files.extend(mirror_common::proxy_and_mirror_files(proxy, mirror));
     let mut pre = mirror_common::containerd_commands(mirror, proxy);
     pre.push(format!("hostnamectl set-hostname \"{HOSTNAME_PLACEHOLDER}\""));
     Ok(workers_common::kubeadm_config_template(ConfigTemplateParts {
         name: name.to_string(),
         join_registration: NodeRegistrationParts {
             cri_socket: None,
-            kubelet_args: Some(args.with_node_labels(group.labels.as_ref())),
+            kubelet_args: Some(args),
             name: Some(HOSTNAME_PLACEHOLDER.into()),
             taints: (!group_taints.is_empty()).then_some(group_taints),
             ignore_preflight_errors: None,
@@ -369,19 +321,31 @@ pub(super) fn kubeadm_config_template(
 mod tests {
     use super::*;
 
+    fn names(args: &Args) -> Vec<&str> {
+        args.pairs().iter().map(|(k, _)| k.as_str()).collect()
+    }
+
     #[test]
-    fn public_mirror_is_the_api_endpoint_of_the_ecr_mirror() {
-        let m = |target: &str| RegistryMirror {
-            address: "1.2.3.4:1234".into(),
-            ca_cert: None,
-            skip_verify: false,
-            auth: None,
-            mirrors: [(mirror_common::DEFAULT_REGISTRY.to_string(), target.to_string())].into(),
-        };
-        assert_eq!(public_mirror_endpoint(&m("1.2.3.4:1234")), "1.2.3.4:1234/v2");
+    fn first_node_and_workers_turn_eviction_off_instead_of_hardening() {
+        let labels = BTreeMap::from([("k".to_string(), "v".to_string())]);
+        let args = eviction_kubelet_args(KubeletSettings::Flags, None, Some(&labels));
         assert_eq!(
-            public_mirror_endpoint(&m("1.2.3.4:1234/v2/eks-anywhere")),
-            "1.2.3.4:1234/v2/eks-anywhere"
+            names(&args),
+            [
+                "cloud-provider",
+                "eviction-hard",
+                "tls-cipher-suites",
+                "node-labels"
+            ]
+        );
+        assert_eq!(args.pairs()[1].1, kubelet::EVICTION_HARD_DISABLED);
+        assert_eq!(
+            names(&eviction_kubelet_args(
+                KubeletSettings::ConfigurationFile,
+                Some("/r"),
+                None
+            )),
+            ["cloud-provider"]
         );
     }
 }

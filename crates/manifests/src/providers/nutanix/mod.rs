@@ -17,11 +17,11 @@ use crate::common::etcd as etcd_common;
 use crate::common::proxy as proxy_common;
 use crate::common::registry_mirror as mirror_common;
 use crate::common::workers::{self as workers_common, MachineDeploymentOptions};
-use crate::common::{cluster as cluster_common, names, system_meta, users};
+use crate::common::{cluster as cluster_common, kube_minor, names, system_meta, users};
 use crate::types::controlplane_v1beta2::KubeadmConfigSpecUser;
 use crate::types::core::ConfigMap;
 use crate::types::nutanix_v1beta1 as capx;
-use crate::{Error, Inputs, Manifest, Result, SYSTEM_NAMESPACE, parse_version};
+use crate::{Error, Inputs, Manifest, Result, SYSTEM_NAMESPACE};
 
 use ccm::PrismCredentials;
 use machine::Placement;
@@ -49,7 +49,7 @@ pub fn control_plane(inputs: &Inputs<'_>) -> Result<Vec<Manifest>> {
     let version = inputs.kubernetes_version()?;
     let bundle = inputs.bundle(version)?;
     let distro = inputs.kube_distro(version)?;
-    let minor = tag_minor(&distro.kubernetes.tag).unwrap_or(version.minor());
+    let minor = kube_minor(&distro.kubernetes.tag).unwrap_or(version.minor());
     let dc = datacenter(inputs)?;
     let cp_machine = machine_config(
         inputs.provider.control_plane_machine.as_ref(),
@@ -164,18 +164,11 @@ pub fn workers(inputs: &Inputs<'_>) -> Result<Vec<Manifest>> {
     let mut out = Vec::new();
     for group in spec.worker_node_group_configurations.iter().flatten() {
         let group_name = workers_common::group_name(group);
-        let version = match group.kubernetes_version.as_deref() {
-            Some(v) if !v.is_empty() => parse_version(v)?,
-            _ => inputs.kubernetes_version()?,
-        };
+        let version = workers_common::kubernetes_version(inputs, group)?;
         let distro = inputs.kube_distro(version)?;
-        let machine_name = group
-            .machine_group_ref
-            .as_ref()
-            .and_then(|r| r.name.clone())
-            .unwrap_or_default();
+        let machine_name = workers_common::machine_config_name(group);
         let machine = machine_config(
-            inputs.provider.worker_machines.get(&machine_name),
+            inputs.provider.worker_machines.get(machine_name),
             &format!("the NutanixMachineConfig {machine_name:?} of worker group {group_name:?}"),
         )?;
         let template_name = inputs.names.worker_machine(group_name);
@@ -311,11 +304,6 @@ pub(super) fn kubeadm_user(machine: &NutanixMachineConfigSpec) -> Result<Kubeadm
     })
 }
 
-/// The minor version in a Kubernetes tag such as `v1.19.8-eks-1-19-4`.
-fn tag_minor(tag: &str) -> Option<u32> {
-    tag.trim_start_matches('v').split('.').nth(1)?.parse().ok()
-}
-
 /// Text as a block scalar's value: ends in exactly one newline.
 fn block(text: &str) -> String {
     let mut s = text.trim_end_matches('\n').to_string();
@@ -372,17 +360,5 @@ fn nutanix_cluster(name: &str, dc: &NutanixDatacenterConfigSpec, endpoint: &str)
             control_plane_failure_domains: None,
         }),
         status: None,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tag_minor_reads_the_second_field() {
-        assert_eq!(tag_minor("v1.19.8-eks-1-19-4"), Some(19));
-        assert_eq!(tag_minor("v1.29.0-eks-1-29-4"), Some(29));
-        assert_eq!(tag_minor("garbage"), None);
     }
 }
