@@ -774,3 +774,21 @@ fn bottlerocket_host_settings_reach_control_plane_workers_and_etcd() {
             .is_none()
     );
 }
+
+#[test]
+fn etcd_and_bottlerocket_mirror_fall_back_to_the_mirror_base_without_a_public_ecr_namespace() {
+    let mirror = "  registryMirrorConfiguration:
+    endpoint: 1.2.3.4
+    port: \"443\"
+    ociNamespaces:
+    - {registry: 783794618700.dkr.ecr.us-west-2.amazonaws.com, namespace: curated-packages}";
+    let extra = format!("{mirror}\n{EXTERNAL_ETCD}");
+    let (cp, _) = render(&reference_set("1.33", "bottlerocket", &extra), Pools::FromSpec);
+    let etcd = &find(&cp, "EtcdadmCluster", "snow-test-etcd")["spec"]["etcdadmConfigSpec"];
+    assert_eq!(etcd["registryMirror"], json!({"endpoint": "1.2.3.4:443/v2"}));
+    let spec = &find(&cp, "KubeadmControlPlane", "snow-test")["spec"]["kubeadmConfigSpec"];
+    assert_eq!(
+        spec["clusterConfiguration"]["registryMirror"],
+        json!({"endpoint": "1.2.3.4:443/v2"})
+    );
+}

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use anywhere_api::meta::IntOrString;
-use anywhere_api::{ClusterSpec, WorkerNodeGroupConfiguration};
+use anywhere_api::{ClusterSpec, Object, WorkerNodeGroupConfiguration};
 use anywhere_catalog::KubeVersion;
 
 use super::control_plane::NodeRegistrationParts;
@@ -40,6 +40,14 @@ pub fn machine_config_name(group: &WorkerNodeGroupConfiguration) -> &str {
         .as_ref()
         .and_then(|r| r.name.as_deref())
         .unwrap_or("")
+}
+
+/// The machine config a worker group references, if the inputs have it.
+pub fn machine_config<'a>(
+    inputs: &'a Inputs<'_>,
+    group: &WorkerNodeGroupConfiguration,
+) -> Option<&'a Object> {
+    inputs.provider.worker_machines.get(machine_config_name(group))
 }
 
 /// A worker group's Kubernetes version: its own `kubernetesVersion` when set and non-empty,
@@ -234,6 +242,27 @@ mod tests {
 
     fn group(v: serde_json::Value) -> WorkerNodeGroupConfiguration {
         serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn machine_config_name_is_empty_without_a_reference() {
+        assert_eq!(
+            machine_config_name(&group(json!({"machineGroupRef": {"name": "m1"}}))),
+            "m1"
+        );
+        assert_eq!(machine_config_name(&group(json!({"name": "md-0"}))), "");
+    }
+
+    #[test]
+    fn an_empty_worker_list_has_no_worker_groups() {
+        let spec = |v: serde_json::Value| serde_json::from_value::<ClusterSpec>(v).unwrap();
+        assert!(!has_worker_groups(&spec(json!({}))));
+        assert!(!has_worker_groups(&spec(
+            json!({"workerNodeGroupConfigurations": []})
+        )));
+        assert!(has_worker_groups(&spec(
+            json!({"workerNodeGroupConfigurations": [{"name": "md-0"}]})
+        )));
     }
 
     fn options<'a>(g: &'a WorkerNodeGroupConfiguration) -> MachineDeploymentOptions<'a> {

@@ -570,10 +570,7 @@ pub fn workers(inputs: &Inputs<'_>) -> Result<Vec<Manifest>> {
     for group in spec.worker_node_group_configurations.iter().flatten() {
         let group_name = workers::group_name(group);
         let machine = machine_spec(
-            inputs
-                .provider
-                .worker_machines
-                .get(workers::machine_config_name(group)),
+            workers::machine_config(inputs, group),
             &format!("worker group {group_name:?}"),
         )?;
         let version = workers::kubernetes_version(inputs, group)?;

@@ -156,16 +156,6 @@ fn mirror_commands(mirror: Option<&RegistryMirror>) -> Vec<String> {
     }
 }
 
-/// Registry mirror files of a node.
-fn mirror_files(mirror: Option<&RegistryMirror>) -> Vec<File> {
-    let mut files = Vec::new();
-    if let Some(m) = mirror {
-        files.extend(registry_mirror::ca_file(m));
-        files.extend(registry_mirror::containerd_files(m));
-    }
-    files
-}
-
 /// Cluster-level and control-plane objects: Cluster, DockerCluster, the control-plane
 /// DockerMachineTemplate, KubeadmControlPlane and, with external etcd, the EtcdadmCluster and
 /// its DockerMachineTemplate.
@@ -316,7 +306,7 @@ fn control_plane_parts(
     }
     // Docker always writes the default policy; `auditPolicyContent` is not used here.
     files.push(audit::audit_policy_file(minor, None));
-    files.extend(mirror_files(mirror));
+    files.extend(registry_mirror::proxy_and_mirror_files(None, mirror));
 
     let taints = taints::control_plane_kubeadm_taints(spec, ControlPlaneTaintPolicy::EmptyWithoutWorkers);
     let registration = node_registration(kubelet_args, taints);
@@ -370,7 +360,7 @@ fn worker_group(
         group.labels.as_ref(),
     );
     let mut files: Vec<File> = kubelet_file.into_iter().collect();
-    files.extend(mirror_files(mirror));
+    files.extend(registry_mirror::proxy_and_mirror_files(None, mirror));
     let config_template_name = inputs.names.worker_kubeadm_config(group_name);
     let machine_template_name = inputs.names.worker_machine(group_name);
     let kct = workers::kubeadm_config_template(ConfigTemplateParts {

@@ -379,25 +379,18 @@ fn host_settings(machine: &SnowMachineConfigSpec) -> Option<HostSettings> {
         .as_ref()?
         .bottlerocket_configuration
         .as_ref()?;
-    let to_value = |v: &dyn erased::Ser| v.value();
     Some(HostSettings {
         bottlerocket: BottlerocketHost {
-            kernel: br.kernel.as_ref().map(|k| to_value(k)),
-            boot: br.boot.as_ref().map(|b| to_value(b)),
+            kernel: br
+                .kernel
+                .as_ref()
+                .map(|k| serde_json::to_value(k).expect("settings serialise")),
+            boot: br
+                .boot
+                .as_ref()
+                .map(|b| serde_json::to_value(b).expect("settings serialise")),
         },
     })
-}
-
-mod erased {
-    //! A tiny object-safe "serialise to JSON" so one closure handles both settings types.
-    pub trait Ser {
-        fn value(&self) -> serde_json::Value;
-    }
-    impl<T: serde::Serialize> Ser for T {
-        fn value(&self) -> serde_json::Value {
-            serde_json::to_value(self).expect("settings serialise")
-        }
-    }
 }
 
 /// Bottlerocket's registry mirror: the endpoint of the mirror of `public.ecr.aws` (or of the
@@ -796,12 +789,11 @@ fn kubeadm_control_plane(
     if has_aws_iam {
         files.extend(aws_iam::aws_iam_files(ctx.name));
     }
-    let mut kube_vip = kube_vip::standard_options(
+    let kube_vip = kube_vip::standard_options(
         &proxy::endpoint_host(spec),
         &kube_vip_image(bundle),
         kube_vip::ADMIN_KUBECONFIG,
     );
-    kube_vip.host_path_type = None;
     files.push(root_file(
         kube_vip::MANIFEST_PATH.into(),
         kube_vip::manifest_without_creation_timestamp(&kube_vip),
@@ -906,6 +898,11 @@ fn etcdadm_cluster(
         if os == Os::Other {
             config.cloud_init_config = None;
             config.pre_etcdadm_commands = None;
+        }
+        // The Go builder points etcd at the mirror of public.ecr.aws or else the mirror base
+        // (the templates' `publicMirror` falls back to a bare `v2` instead).
+        if let (Some(m), Some(mirror)) = (config.registry_mirror.as_mut(), ctx.mirror.as_ref()) {
+            m.endpoint = mirror_settings(mirror).endpoint;
         }
         if let Some(br) = config.bottlerocket_config.as_mut() {
             br.admin_image = Some(host_container(bundle, |c| c.admin.as_ref()).uri().to_string());

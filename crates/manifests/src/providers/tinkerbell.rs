@@ -387,7 +387,7 @@ fn ntp(machine: &TinkerbellMachineConfigSpec) -> Option<Ntp> {
         .as_ref()?
         .servers
         .clone()?;
-    (!servers.is_empty()).then(|| Ntp {
+    (!servers.is_empty()).then_some(Ntp {
         enabled: Some(true),
         servers: Some(servers),
     })
@@ -671,10 +671,7 @@ pub fn workers_with_templates(inputs: &Inputs<'_>, templates: &TemplateConfigs) 
     for group in spec.worker_node_group_configurations.iter().flatten() {
         let group_name = workers::group_name(group);
         let machine = machine_spec(
-            inputs
-                .provider
-                .worker_machines
-                .get(workers::machine_config_name(group)),
+            workers::machine_config(inputs, group),
             &format!("worker group {group_name:?}"),
         )?;
         let version = workers::kubernetes_version(inputs, group)?;

@@ -675,10 +675,7 @@ fn worker_group(ctx: &Context<'_>, group: &WorkerNodeGroupConfiguration) -> Resu
     let distro = inputs.kube_distro(version)?;
     let group_name = workers::group_name(group);
     let machine = machine_spec(
-        inputs
-            .provider
-            .worker_machines
-            .get(workers::machine_config_name(group)),
+        workers::machine_config(inputs, group),
         &format!("worker group {group_name}"),
     )?;
     let os = Os::of(&machine);
