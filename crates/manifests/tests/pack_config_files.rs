@@ -10,15 +10,16 @@ use serde_json::Value;
 use anywhere_api::document::parse_value;
 use anywhere_manifests::common::{admission, audit};
 
-const PACK_CONFIG: &str = "/work/shared/conformance/eksa/testdata/pkg/providers/common/config";
-
-/// The pack's file, or `None` (with a message) when the pack is not mounted.
+/// The pack's file, or `None` (with a message) when the pack (`../shared` beside the
+/// repository) is absent.
 fn pack_file(name: &str) -> Option<PathBuf> {
-    if !Path::new("/work/shared").exists() {
-        println!("skipped: /work/shared is not mounted, nothing to compare {name} with");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/conformance/eksa/testdata/pkg/providers/common/config");
+    if !dir.is_dir() {
+        eprintln!("skipping: the conformance pack is not at {}, nothing to compare {name} with", dir.display());
         return None;
     }
-    Some(Path::new(PACK_CONFIG).join(name))
+    Some(dir.join(name))
 }
 
 fn parse(text: &str) -> Value {
