@@ -50,7 +50,6 @@ pub mod eksd;
 mod embedded;
 mod error;
 mod fetch;
-#[allow(unused_imports)] // the generator emits imports not every kind set uses
 pub mod generated;
 mod image;
 mod images;

@@ -72,10 +72,11 @@ const UBUNTU_BOOTSTRAP_COMMAND: &str = "/etc/eks/bootstrap.sh";
 const IGNORE_MANIFESTS_FOLDER: &str = "DirAvailable--etc-kubernetes-manifests";
 /// The name of the Snow Bottlerocket bootstrap container.
 const BOTTLEROCKET_BOOTSTRAP_SNOW: &str = "bottlerocket-bootstrap-snow";
-/// The EKS-A labels naming the Cluster object a CAPI object belongs to.
+/// The label naming the EKS-A Cluster a CAPI object belongs to.
 const EKSA_CLUSTER_NAME_LABEL: &str = "cluster.anywhere.eks.amazonaws.com/cluster-name";
+/// The label naming that Cluster's namespace.
 const EKSA_CLUSTER_NAMESPACE_LABEL: &str = "cluster.anywhere.eks.amazonaws.com/cluster-namespace";
-/// Keys of the credentials Secret.
+/// Key of the device credentials in the credentials Secret.
 pub const CREDENTIALS_KEY: &str = "credentials";
 /// Key of the CA bundles in the credentials Secret.
 pub const CA_BUNDLE_KEY: &str = "ca-bundle";
