@@ -228,6 +228,9 @@ fn needs_quotes(s: &str) -> bool {
     !s.is_ascii() && (s.contains('\u{feff}') || s.chars().any(char::is_control))
 }
 
+/// Whether a YAML 1.1 or 1.2 reader could take `s` for a number: integers (also `0x`, `0o`,
+/// `0b`, `1_000`), floats with at most one dot and an exponent, and YAML 1.1 sexagesimals
+/// (`1:30`). Dotted quads such as `192.0.2.1` are strings to every reader and stay unquoted.
 fn looks_numeric(s: &str) -> bool {
     let t = s.strip_prefix(['-', '+']).unwrap_or(s);
     if t.is_empty() {
@@ -236,16 +239,27 @@ fn looks_numeric(s: &str) -> bool {
     if t.starts_with("0x") || t.starts_with("0o") || t.starts_with("0b") {
         return true;
     }
-    // Digits with at most one dot and an optional exponent; also 1_000 and sexagesimal 1:30.
-    let mut seen_digit = false;
-    for c in t.chars() {
-        match c {
-            '0'..='9' => seen_digit = true,
-            '.' | '_' | 'e' | 'E' | '-' | '+' | ':' => {}
-            _ => return false,
-        }
+    if t.contains(':') {
+        // Sexagesimal: digit groups separated by colons, the last may have a fraction.
+        return t.split(':').all(|g| {
+            let g = g.split_once('.').map_or(g, |(whole, _)| whole);
+            !g.is_empty() && g.bytes().all(|b| b.is_ascii_digit() || b == b'_')
+        });
     }
-    seen_digit
+    let (mantissa, exponent) = match t.find(['e', 'E']) {
+        Some(i) => (&t[..i], Some(&t[i + 1..])),
+        None => (t, None),
+    };
+    let digits_ok = |m: &str| {
+        m.bytes().any(|b| b.is_ascii_digit())
+            && m.bytes().all(|b| b.is_ascii_digit() || b == b'_' || b == b'.')
+            && m.bytes().filter(|&b| b == b'.').count() <= 1
+    };
+    let exponent_ok = exponent.is_none_or(|e| {
+        let e = e.strip_prefix(['-', '+']).unwrap_or(e);
+        !e.is_empty() && e.bytes().all(|b| b.is_ascii_digit())
+    });
+    digits_ok(mantissa) && exponent_ok
 }
 
 #[cfg(test)]

@@ -179,6 +179,7 @@ pub fn render_case(case: &Value, data: &DataDirs, catalog: &Catalog) -> Result<V
         registry_username: env.get("REGISTRY_USERNAME").cloned(),
         registry_password: env.get("REGISTRY_PASSWORD").cloned(),
         cloudstack_b64_secret: env.get("EKSA_CLOUDSTACK_B64ENCODED_SECRET").cloned(),
+        ..Default::default()
     };
     let features = Features {
         cloudstack_kube_vip_disabled: env
@@ -258,20 +259,8 @@ fn environment(
 }
 
 fn base64_encode(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
 /// Applies one `spec_mutations` entry. Paths: `cluster.<field path>`, `<kind>s[a,b].<field

@@ -111,6 +111,10 @@ pub struct Credentials {
     pub registry_password: Option<String>,
     /// `EKSA_CLOUDSTACK_B64ENCODED_SECRET`: base64 of an INI file, one profile per AZ.
     pub cloudstack_b64_secret: Option<String>,
+    /// base64 of the AWS credentials file named by `EKSA_AWS_CREDENTIALS_FILE` (Snow).
+    pub snow_credentials_b64: Option<String>,
+    /// base64 of the CA bundles file named by `EKSA_AWS_CA_BUNDLES_FILE` (Snow).
+    pub snow_ca_bundles_b64: Option<String>,
 }
 
 /// Feature switches EKS-A reads from the environment.
@@ -197,6 +201,8 @@ pub struct ProviderObjects {
     pub oidc: Option<anywhere_api::OIDCConfig>,
     /// The AWSIamConfig named by `identityProviderRefs`, if any.
     pub aws_iam: Option<anywhere_api::AWSIamConfig>,
+    /// SnowIPPool name → its spec (the static address ranges Snow machine configs refer to).
+    pub snow_ip_pools: BTreeMap<String, anywhere_api::SnowIPPoolSpec>,
 }
 
 impl ProviderObjects {
@@ -239,6 +245,14 @@ impl ProviderObjects {
             Some(Object::AWSIamConfig(o)) => Some(o.clone()),
             _ => None,
         };
+        let snow_ip_pools = set
+            .objects
+            .iter()
+            .filter_map(|(o, _)| match o {
+                Object::SnowIPPool(p) => Some((o.name().to_string(), p.spec.clone().unwrap_or_default())),
+                _ => None,
+            })
+            .collect();
         Ok(ProviderObjects {
             datacenter,
             control_plane_machine,
@@ -247,6 +261,7 @@ impl ProviderObjects {
             tinkerbell_templates,
             oidc,
             aws_iam,
+            snow_ip_pools,
         })
     }
 }

@@ -298,9 +298,9 @@ fn ip_pools_from_the_spec_file_carry_their_ranges() {
     }]});
     assert_eq!(find(&cp, "AWSSnowIPPool", "snow-pool")["spec"], want);
     assert_eq!(find(&workers, "AWSSnowIPPool", "snow-pool")["spec"], want);
-    // The generic path names the pool but has no ranges until `ProviderObjects` carries pools.
+    // The generic path gets the same ranges from `ProviderObjects`.
     let (cp, _) = render(&sample_set("1.33"), Pools::Generic);
-    assert_eq!(find(&cp, "AWSSnowIPPool", "snow-pool")["spec"], json!({}));
+    assert_eq!(find(&cp, "AWSSnowIPPool", "snow-pool")["spec"], want);
 }
 
 #[test]
@@ -790,5 +790,33 @@ fn etcd_and_bottlerocket_mirror_fall_back_to_the_mirror_base_without_a_public_ec
     assert_eq!(
         spec["clusterConfiguration"]["registryMirror"],
         json!({"endpoint": "1.2.3.4:443/v2"})
+    );
+}
+
+#[test]
+fn api_server_args_and_cert_sans_follow_the_reference_builder() {
+    let mut set = reference_set("1.33", "ubuntu", "");
+    let mut cluster = serde_json::to_value(&set.cluster).unwrap();
+    cluster["spec"]["controlPlaneConfiguration"]["certSans"] = json!(["a.example.com"]);
+    cluster["spec"]["controlPlaneConfiguration"]["apiServerExtraArgs"] =
+        json!({"service-account-issuer": "https://user", "audit-log-maxage": "30"});
+    cluster["spec"]["podIamConfig"] = json!({"serviceAccountIssuer": "https://pod-iam"});
+    set.cluster = serde_json::from_value(cluster).unwrap();
+    let (cp, workers) = render(&set, Pools::Generic);
+    let api = &find(&cp, "KubeadmControlPlane", "snow-test")["spec"]["kubeadmConfigSpec"]["clusterConfiguration"]
+        ["apiServer"];
+    assert_eq!(api["certSANs"], json!(["a.example.com"]));
+    assert_eq!(
+        api["extraArgs"],
+        arg_list(&[
+            ("audit-log-maxage", "30"),
+            ("service-account-issuer", "https://user,https://pod-iam"),
+        ])
+    );
+    // The reference copies the certSANs into every worker template.
+    let kct = &find(&workers, "KubeadmConfigTemplate", "snow-test-md-0-1")["spec"]["template"]["spec"];
+    assert_eq!(
+        kct["clusterConfiguration"],
+        json!({"apiServer": {"certSANs": ["a.example.com"]}})
     );
 }

@@ -44,7 +44,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         .filter_map(|w| w.name.clone())
         .collect();
     let names = TemplateNames::initial(&set.cluster, &groups);
-    let credentials = credentials_from_env();
+    let credentials = credentials_from_env()?;
     let features = Features {
         cloudstack_kube_vip_disabled: std::env::var("CLOUDSTACK_KUBE_VIP_DISABLED")
             .is_ok_and(|v| v == "true"),
@@ -81,10 +81,20 @@ pub fn run(args: Args) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The credentials EKS Anywhere reads from the environment at render time.
-fn credentials_from_env() -> Credentials {
+/// The credentials EKS Anywhere reads from the environment at render time. For Snow, the
+/// variables name files whose content is embedded base64-encoded.
+fn credentials_from_env() -> Result<Credentials> {
     let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-    Credentials {
+    let file_b64 = |k: &str| -> Result<Option<String>> {
+        match var(k) {
+            None => Ok(None),
+            Some(path) => {
+                let bytes = std::fs::read(&path).with_context(|| format!("failed to read {k} file {path}"))?;
+                Ok(Some(base64_encode(&bytes)))
+            }
+        }
+    };
+    Ok(Credentials {
         vsphere_username: var("EKSA_VSPHERE_USERNAME"),
         vsphere_password: var("EKSA_VSPHERE_PASSWORD"),
         vsphere_cp_username: var("EKSA_VSPHERE_CP_USERNAME"),
@@ -94,5 +104,12 @@ fn credentials_from_env() -> Credentials {
         registry_username: var("REGISTRY_USERNAME"),
         registry_password: var("REGISTRY_PASSWORD"),
         cloudstack_b64_secret: var("EKSA_CLOUDSTACK_B64ENCODED_SECRET"),
-    }
+        snow_credentials_b64: file_b64("EKSA_AWS_CREDENTIALS_FILE")?,
+        snow_ca_bundles_b64: file_b64("EKSA_AWS_CA_BUNDLES_FILE")?,
+    })
+}
+
+fn base64_encode(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
 }

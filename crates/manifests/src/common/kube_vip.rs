@@ -230,7 +230,7 @@ mod tests {
         assert!(text.starts_with(
             "apiVersion: v1\nkind: Pod\nmetadata:\n  creationTimestamp: null\n  name: kube-vip\n"
         ));
-        assert!(text.contains("    - name: address\n      value: \"1.2.3.4\"\n    image: kv:1\n"));
+        assert!(text.contains("    - name: address\n      value: 1.2.3.4\n    image: kv:1\n"));
         assert!(text.contains("  volumes:\n  - hostPath:\n      path: /etc/kubernetes/admin.conf\n    name: kubeconfig\nstatus: {}\n"));
     }
 

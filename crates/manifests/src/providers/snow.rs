@@ -96,13 +96,9 @@ pub fn ip_pools(set: &ConfigSet) -> IpPools {
         .collect()
 }
 
-/// The IP pools the generic entry points use.
-///
-/// TODO(lib): `ProviderObjects` does not carry the spec's SnowIPPool objects yet, so the generic
-/// entry points render each referenced `AWSSnowIPPool` by name with no ranges. Callers holding
-/// the spec file use [`control_plane_with_ip_pools`] / [`workers_with_ip_pools`].
-fn ip_pools_of(_inputs: &Inputs<'_>) -> IpPools {
-    IpPools::new()
+/// The IP pools the generic entry points use: the spec's SnowIPPools.
+fn ip_pools_of(inputs: &Inputs<'_>) -> IpPools {
+    inputs.provider.snow_ip_pools.clone()
 }
 
 /// The OS family of a machine config, which decides how nodes bootstrap.
@@ -641,7 +637,10 @@ pub fn control_plane_with_ip_pools(inputs: &Inputs<'_>, pools: &IpPools) -> Resu
     }
     out.push(Manifest::new(&credentials_secret(
         ctx.name,
-        &SnowCredentials::default(),
+        &SnowCredentials {
+            credentials_b64: inputs.credentials.snow_credentials_b64.clone(),
+            ca_bundles_b64: inputs.credentials.snow_ca_bundles_b64.clone(),
+        },
     )));
     out.extend(ip_pool_objects(
         &ctx,
