@@ -285,3 +285,20 @@ fn conformance_manifest_cases_pass() {
     let passed: usize = last.split(' ').next().unwrap().parse().unwrap();
     assert!(last.contains(" 0 failed") && passed >= 62, "{stdout}");
 }
+
+#[test]
+fn oidc_config_reaches_the_api_server_flags() {
+    let out = anywhere().args(["generate", "clusterconfig", "demo", "-p", "vsphere"]).output().unwrap();
+    let spec = String::from_utf8(out.stdout).unwrap().replacen(
+        "  kubernetesVersion:",
+        "  identityProviderRefs:\n  - kind: OIDCConfig\n    name: demo-oidc\n  kubernetesVersion:",
+        1,
+    ) + "---\napiVersion: anywhere.eks.amazonaws.com/v1alpha1\nkind: OIDCConfig\nmetadata:\n  name: demo-oidc\nspec:\n  clientId: kubectl\n  issuerUrl: https://issuer.example.com\n  usernameClaim: email\n";
+    anywhere()
+        .args(["generate", "manifests", "-f", "-"])
+        .write_stdin(spec)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("- name: oidc-client-id\n          value: kubectl"))
+        .stdout(predicate::str::contains("name: oidc-issuer-url"));
+}

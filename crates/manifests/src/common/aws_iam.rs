@@ -15,13 +15,43 @@ pub fn has_identity_provider(spec: &ClusterSpec, kind: &str) -> bool {
         .any(|r| r.kind.as_deref() == Some(kind))
 }
 
-/// The API-server arguments of identity providers (sorted when merged): the AWS IAM
-/// authenticator webhook when the cluster references an AWSIamConfig.
-///
-/// TODO(lib): OIDC arguments (`oidc-*`) need the OIDCConfig object, which `Inputs` does not
-/// carry yet.
-pub fn identity_provider_args(spec: &ClusterSpec) -> BTreeMap<String, String> {
+/// The API-server `oidc-*` flags of an OIDCConfig (empty values left out; only the first
+/// required claim, as `claim=value`, as EKS Anywhere does).
+pub fn oidc_args(oidc: Option<&anywhere_api::OIDCConfig>) -> BTreeMap<String, String> {
     let mut map = BTreeMap::new();
+    if let Some(o) = oidc.and_then(|o| o.spec.as_ref()) {
+        let mut put = |k: &str, v: Option<&String>| {
+            if let Some(v) = v.filter(|v| !v.is_empty()) {
+                map.insert(k.to_string(), v.clone());
+            }
+        };
+        put("oidc-client-id", o.client_id.as_ref());
+        put("oidc-groups-claim", o.groups_claim.as_ref());
+        put("oidc-groups-prefix", o.groups_prefix.as_ref());
+        put("oidc-issuer-url", o.issuer_url.as_ref());
+        let claim = o.required_claims.as_ref().and_then(|c| c.first()).map(|c| {
+            format!(
+                "{}={}",
+                c.claim.as_deref().unwrap_or(""),
+                c.value.as_deref().unwrap_or("")
+            )
+        });
+        put("oidc-required-claim", claim.as_ref());
+        put("oidc-username-claim", o.username_claim.as_ref());
+        put("oidc-username-prefix", o.username_prefix.as_ref());
+    }
+    map
+}
+
+/// The API-server arguments of identity providers (sorted when merged): the AWS IAM
+/// authenticator webhook when the cluster references an AWSIamConfig, and the `oidc-*` flags of
+/// the referenced OIDCConfig (empty values left out; only the first required claim, as
+/// `claim=value`, as EKS Anywhere does).
+pub fn identity_provider_args(
+    spec: &ClusterSpec,
+    oidc: Option<&anywhere_api::OIDCConfig>,
+) -> BTreeMap<String, String> {
+    let mut map = oidc_args(oidc);
     if has_identity_provider(spec, "AWSIamConfig") {
         map.insert(
             "authentication-token-webhook-config-file".to_string(),
@@ -100,6 +130,31 @@ pub fn aws_iam_files(cluster: &str) -> Vec<File> {
 }
 
 #[cfg(test)]
+mod oidc_tests {
+    use super::*;
+
+    #[test]
+    fn oidc_config_becomes_api_server_flags() {
+        let o: anywhere_api::OIDCConfig = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "o"},
+            "spec": {"clientId": "id", "issuerUrl": "https://issuer", "usernameClaim": "email",
+                     "groupsPrefix": "", "requiredClaims": [{"claim": "aud", "value": "k8s"}]}
+        }))
+        .unwrap();
+        let args = identity_provider_args(&ClusterSpec::default(), Some(&o));
+        assert_eq!(
+            args.into_iter().collect::<Vec<_>>(),
+            vec![
+                ("oidc-client-id".to_string(), "id".to_string()),
+                ("oidc-issuer-url".to_string(), "https://issuer".to_string()),
+                ("oidc-required-claim".to_string(), "aud=k8s".to_string()),
+                ("oidc-username-claim".to_string(), "email".to_string()),
+            ]
+        );
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
@@ -109,8 +164,8 @@ mod tests {
         let spec: ClusterSpec =
             serde_json::from_value(json!({"identityProviderRefs": [{"kind": "AWSIamConfig", "name": "x"}]}))
                 .unwrap();
-        assert!(identity_provider_args(&spec).contains_key("authentication-token-webhook-config-file"));
-        assert!(identity_provider_args(&ClusterSpec::default()).is_empty());
+        assert!(identity_provider_args(&spec, None).contains_key("authentication-token-webhook-config-file"));
+        assert!(identity_provider_args(&ClusterSpec::default(), None).is_empty());
     }
 
     #[test]

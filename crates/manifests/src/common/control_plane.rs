@@ -176,7 +176,12 @@ pub enum ApiServerHardening {
 /// audit args, `profiling=false` per `hardening`, `feature-gates=KMSv1=true` with etcd
 /// encryption from 1.29; then, sorted, [`api_server_computed_args`] (with
 /// `encryption-provider-config`) and the identity-provider args.
-pub fn external_cloud_api_server_args(spec: &ClusterSpec, minor: u32, hardening: ApiServerHardening) -> Args {
+pub fn external_cloud_api_server_args(
+    spec: &ClusterSpec,
+    oidc: Option<&anywhere_api::OIDCConfig>,
+    minor: u32,
+    hardening: ApiServerHardening,
+) -> Args {
     let hardened = hardening == ApiServerHardening::ProfilingOffAndCipherSuites;
     let mut head = Args::default();
     if minor < 33 {
@@ -198,7 +203,7 @@ pub fn external_cloud_api_server_args(spec: &ClusterSpec, minor: u32, hardening:
             encryption_provider_config: true,
         },
     );
-    computed.extend(super::aws_iam::identity_provider_args(spec));
+    computed.extend(super::aws_iam::identity_provider_args(spec, oidc));
     head.with_sorted(&computed)
 }
 
@@ -613,7 +618,7 @@ mod tests {
             "audit-log-maxsize",
         ];
         let hardened =
-            external_cloud_api_server_args(&s, 29, ApiServerHardening::ProfilingOffAndCipherSuites);
+            external_cloud_api_server_args(&s, None, 29, ApiServerHardening::ProfilingOffAndCipherSuites);
         let mut want = vec!["cloud-provider"];
         want.extend(audit);
         want.extend([
@@ -624,11 +629,11 @@ mod tests {
             "tls-cipher-suites",
         ]);
         assert_eq!(arg_names(&hardened), want);
-        let plain = external_cloud_api_server_args(&s, 33, ApiServerHardening::None);
+        let plain = external_cloud_api_server_args(&s, None, 33, ApiServerHardening::None);
         let mut want = audit.to_vec();
         want.extend(["feature-gates", "a-user-arg", "encryption-provider-config"]);
         assert_eq!(arg_names(&plain), want);
-        let old = external_cloud_api_server_args(&ClusterSpec::default(), 28, ApiServerHardening::None);
+        let old = external_cloud_api_server_args(&ClusterSpec::default(), None, 28, ApiServerHardening::None);
         assert_eq!(arg_names(&old)[0], "cloud-provider");
         assert!(!arg_names(&old).contains(&"feature-gates"));
     }

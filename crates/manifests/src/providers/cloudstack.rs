@@ -347,8 +347,12 @@ pub fn control_plane(inputs: &Inputs<'_>) -> Result<Vec<Manifest>> {
     // clusterConfiguration
     let skip_admission = cp::skips_admission_for_system_resources(spec);
     let has_encryption = encryption::has_etcd_encryption(spec);
-    let api_server_args =
-        cp::external_cloud_api_server_args(spec, minor, ApiServerHardening::ProfilingOffAndCipherSuites);
+    let api_server_args = cp::external_cloud_api_server_args(
+        spec,
+        inputs.provider.oidc.as_ref(),
+        minor,
+        ApiServerHardening::ProfilingOffAndCipherSuites,
+    );
     let aws_iam = aws_iam::has_identity_provider(spec, "AWSIamConfig");
     let mut api_server_volumes = audit::audit_volumes(audit::AUDIT_POLICY_PATH);
     if skip_admission {

@@ -248,15 +248,20 @@ fn control_plane_parts(
     external_etcd: bool,
 ) -> ControlPlaneParts {
     let admission = cp::skips_admission_for_system_resources(spec);
-    let api_args = audit::audit_args()
-        .with("profiling", "false")
-        .with_sorted(&cp::api_server_computed_args(
+    let api_args = audit::audit_args().with("profiling", "false").with_sorted(&{
+        let mut computed = cp::api_server_computed_args(
             spec,
             ApiServerArgOptions {
                 tls_cipher_suites: true,
                 encryption_provider_config: false,
             },
+        );
+        computed.extend(crate::common::aws_iam::identity_provider_args(
+            spec,
+            inputs.provider.oidc.as_ref(),
         ));
+        computed
+    });
     let mut api_volumes = audit::audit_volumes(audit::AUDIT_POLICY_PATH);
     let mut api_envs = Vec::new();
     if admission {

@@ -449,7 +449,10 @@ pub fn control_plane_with_templates(
         api_server_volumes.extend(aws_iam::aws_iam_volumes());
     }
     let mut computed = cp::api_server_computed_args(spec, Default::default());
-    computed.extend(aws_iam::identity_provider_args(spec));
+    computed.extend(aws_iam::identity_provider_args(
+        spec,
+        inputs.provider.oidc.as_ref(),
+    ));
     let api_server_args = audit::audit_args().with_sorted(&computed);
     let bottlerocket_component = |c: ComponentKind| Component {
         args: Args::default(),

@@ -417,8 +417,12 @@ fn control_plane_parts(
     let admission = cp::skips_admission_for_system_resources(spec);
     let has_encryption = encryption::has_etcd_encryption(spec);
 
-    let api_args =
-        cp::external_cloud_api_server_args(spec, minor, ApiServerHardening::ProfilingOffAndCipherSuites);
+    let api_args = cp::external_cloud_api_server_args(
+        spec,
+        ctx.inputs.provider.oidc.as_ref(),
+        minor,
+        ApiServerHardening::ProfilingOffAndCipherSuites,
+    );
     let has_aws_iam = aws_iam::has_identity_provider(spec, "AWSIamConfig");
     let mut api_volumes = audit::audit_volumes(if bottlerocket {
         audit::BOTTLEROCKET_AUDIT_POLICY_HOST_PATH

@@ -38,6 +38,7 @@ pub(super) struct KcpInputs<'a> {
     pub(super) mirror: Option<&'a RegistryMirror>,
     pub(super) proxy: Option<&'a Proxy>,
     pub(super) template_name: &'a str,
+    pub(super) oidc: Option<&'a anywhere_api::OIDCConfig>,
 }
 
 pub(super) fn kubeadm_control_plane(k: &KcpInputs<'_>) -> Result<KubeadmControlPlane> {
@@ -48,7 +49,7 @@ pub(super) fn kubeadm_control_plane(k: &KcpInputs<'_>) -> Result<KubeadmControlP
     let admission = cp_common::skips_admission_for_system_resources(spec);
 
     // API server.
-    let api_args = cp_common::external_cloud_api_server_args(spec, k.minor, ApiServerHardening::None);
+    let api_args = cp_common::external_cloud_api_server_args(spec, k.oidc, k.minor, ApiServerHardening::None);
     let mut volumes = audit::audit_volumes(audit::AUDIT_POLICY_PATH);
     if admission {
         volumes.push(admission::exclusion_rules_volume(admission::EXCLUSION_RULES_PATH));

@@ -97,6 +97,7 @@ pub fn control_plane(inputs: &Inputs<'_>) -> Result<Vec<Manifest>> {
         mirror: mirror.as_ref(),
         proxy: proxy.as_ref(),
         template_name: inputs.names.control_plane(),
+        oidc: inputs.provider.oidc.as_ref(),
     };
     out.push(Manifest::new(&kubeadm::kubeadm_control_plane(&kcp)?));
     out.push(machine::manifest(&machine::machine_template(
