@@ -220,8 +220,7 @@ fn object(kind: &str, name: &str, spec: Value) -> Value {
 
 /// A syntactically valid but all-zero ed25519 key: the sample validates, and no machine accepts
 /// it until the user puts their own key in.
-const SSH_KEY: &str =
-    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA replace-with-your-public-key";
+const SSH_KEY: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA replace-with-your-public-key";
 
 fn datacenter(name: &str, provider: Provider, kubernetes_version: &str) -> Value {
     let spec = match provider {

@@ -198,8 +198,9 @@ fn needs_quotes(s: &str) -> bool {
         return true;
     }
     // YAML 1.1 and 1.2 words that read as booleans or null.
-    const WORDS: [&str; 14] =
-        ["true", "false", "yes", "no", "on", "off", "y", "n", "null", "~", ".nan", ".inf", "-.inf", "+.inf"];
+    const WORDS: [&str; 14] = [
+        "true", "false", "yes", "no", "on", "off", "y", "n", "null", "~", ".nan", ".inf", "-.inf", "+.inf",
+    ];
     if s.len() <= 5 && WORDS.iter().any(|w| w.eq_ignore_ascii_case(s)) {
         return true;
     }

@@ -15,7 +15,12 @@ const FORBIDDEN_IN_CORE: &[&str] = &[
     "k8s-openapi",
     "axum",
 ];
-const CORE: &[&str] = &["anywhere-api", "anywhere-catalog", "anywhere-manifests", "anywhere-inventory"];
+const CORE: &[&str] = &[
+    "anywhere-api",
+    "anywhere-catalog",
+    "anywhere-manifests",
+    "anywhere-inventory",
+];
 
 #[test]
 fn pure_crates_depend_on_no_runtime_or_client() {
@@ -56,7 +61,12 @@ fn pure_crates_depend_on_no_runtime_or_client() {
 #[test]
 fn pure_crates_do_no_file_or_environment_io() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    for dir in ["crates/api/src", "crates/catalog/src", "crates/manifests/src", "crates/inventory/src"] {
+    for dir in [
+        "crates/api/src",
+        "crates/catalog/src",
+        "crates/manifests/src",
+        "crates/inventory/src",
+    ] {
         let mut stack = vec![root.join(dir)];
         while let Some(d) = stack.pop() {
             for entry in std::fs::read_dir(&d).unwrap().flatten() {

@@ -240,7 +240,10 @@ fn conformance_api_cases_pass() {
 #[test]
 fn generate_manifests_for_every_provider_sample() {
     for provider in ["vsphere", "tinkerbell", "cloudstack", "nutanix", "snow", "docker"] {
-        let spec = anywhere().args(["generate", "clusterconfig", "demo", "-p", provider]).output().unwrap();
+        let spec = anywhere()
+            .args(["generate", "clusterconfig", "demo", "-p", provider])
+            .output()
+            .unwrap();
         let out = anywhere()
             .args(["generate", "manifests", "-f", "-"])
             .env("EKSA_VSPHERE_USERNAME", "user")
@@ -251,8 +254,15 @@ fn generate_manifests_for_every_provider_sample() {
             .output()
             .unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(out.status.success(), "{provider}: {}", String::from_utf8_lossy(&out.stderr));
-        assert!(stdout.contains("kind: KubeadmControlPlane"), "{provider}: {stdout}");
+        assert!(
+            out.status.success(),
+            "{provider}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            stdout.contains("kind: KubeadmControlPlane"),
+            "{provider}: {stdout}"
+        );
         assert!(stdout.contains("kind: MachineDeployment"), "{provider}: {stdout}");
     }
 }
@@ -288,7 +298,10 @@ fn conformance_manifest_cases_pass() {
 
 #[test]
 fn oidc_config_reaches_the_api_server_flags() {
-    let out = anywhere().args(["generate", "clusterconfig", "demo", "-p", "vsphere"]).output().unwrap();
+    let out = anywhere()
+        .args(["generate", "clusterconfig", "demo", "-p", "vsphere"])
+        .output()
+        .unwrap();
     let spec = String::from_utf8(out.stdout).unwrap().replacen(
         "  kubernetesVersion:",
         "  identityProviderRefs:\n  - kind: OIDCConfig\n    name: demo-oidc\n  kubernetesVersion:",
@@ -299,6 +312,8 @@ fn oidc_config_reaches_the_api_server_flags() {
         .write_stdin(spec)
         .assert()
         .success()
-        .stdout(predicate::str::contains("- name: oidc-client-id\n          value: kubectl"))
+        .stdout(predicate::str::contains(
+            "- name: oidc-client-id\n          value: kubectl",
+        ))
         .stdout(predicate::str::contains("name: oidc-issuer-url"));
 }

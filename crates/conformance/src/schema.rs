@@ -32,8 +32,9 @@ impl SchemaSet {
                     continue;
                 }
                 let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-                let docs = anywhere_api::document::split_documents(&text, anywhere_api::document::Split::Lenient)
-                    .map_err(|e| format!("{}: {e}", path.display()))?;
+                let docs =
+                    anywhere_api::document::split_documents(&text, anywhere_api::document::Split::Lenient)
+                        .map_err(|e| format!("{}: {e}", path.display()))?;
                 for doc in docs {
                     let crd = anywhere_api::document::parse_value(&doc.text, doc.line)
                         .map_err(|e| format!("{}: {e}", path.display()))?;
@@ -41,10 +42,20 @@ impl SchemaSet {
                         continue;
                     }
                     let group = crd.pointer("/spec/group").and_then(Value::as_str).unwrap_or("");
-                    let kind = crd.pointer("/spec/names/kind").and_then(Value::as_str).unwrap_or("");
-                    for version in crd.pointer("/spec/versions").and_then(Value::as_array).into_iter().flatten() {
+                    let kind = crd
+                        .pointer("/spec/names/kind")
+                        .and_then(Value::as_str)
+                        .unwrap_or("");
+                    for version in crd
+                        .pointer("/spec/versions")
+                        .and_then(Value::as_array)
+                        .into_iter()
+                        .flatten()
+                    {
                         let name = version.get("name").and_then(Value::as_str).unwrap_or("");
-                        let Some(schema) = version.pointer("/schema/openAPIV3Schema") else { continue };
+                        let Some(schema) = version.pointer("/schema/openAPIV3Schema") else {
+                            continue;
+                        };
                         let mut schema = schema.clone();
                         prepare(&mut schema, true);
                         let validator = jsonschema::validator_for(&schema)
@@ -59,7 +70,8 @@ impl SchemaSet {
 
     /// Whether a schema for this apiVersion and kind is known.
     pub fn has(&self, api_version: &str, kind: &str) -> bool {
-        self.validators.contains_key(&(api_version.to_string(), kind.to_string()))
+        self.validators
+            .contains_key(&(api_version.to_string(), kind.to_string()))
     }
 
     /// Validates one object. `None` when no CRD describes its kind (core kinds); otherwise the
@@ -67,8 +79,15 @@ impl SchemaSet {
     pub fn validate(&self, object: &Value) -> Option<Vec<String>> {
         let api_version = object.get("apiVersion").and_then(Value::as_str).unwrap_or("");
         let kind = object.get("kind").and_then(Value::as_str).unwrap_or("");
-        let validator = self.validators.get(&(api_version.to_string(), kind.to_string()))?;
-        Some(validator.iter_errors(object).map(|e| format!("{}: {e}", e.instance_path())).collect())
+        let validator = self
+            .validators
+            .get(&(api_version.to_string(), kind.to_string()))?;
+        Some(
+            validator
+                .iter_errors(object)
+                .map(|e| format!("{}: {e}", e.instance_path()))
+                .collect(),
+        )
     }
 }
 
@@ -79,7 +98,10 @@ fn prepare(schema: &mut Value, root: bool) {
     if map.get("nullable").and_then(Value::as_bool) == Some(true)
         && let Some(Value::String(t)) = map.get("type").cloned()
     {
-        map.insert("type".into(), Value::Array(vec![Value::String(t), Value::from("null")]));
+        map.insert(
+            "type".into(),
+            Value::Array(vec![Value::String(t), Value::from("null")]),
+        );
     }
     if root && let Some(Value::Object(props)) = map.get_mut("properties") {
         props.insert("metadata".into(), serde_json::json!({}));

@@ -14,20 +14,26 @@ fn shared() -> Option<PathBuf> {
     if p.is_dir() {
         Some(p)
     } else {
-        eprintln!("skipping: CRD schemas not found at {} (they live in ../shared)", p.display());
+        eprintln!(
+            "skipping: CRD schemas not found at {} (they live in ../shared)",
+            p.display()
+        );
         None
     }
 }
 
 /// Schema rules our output breaks on purpose, each with why. Anything else is a defect.
-const ALLOWED: &[(&str, &str)] = &[(
-    "/kubeadmConfigSpec/format: \"bottlerocket\"",
-    "EKS Anywhere runs its fork of the CAPI kubeadm bootstrap provider, which adds the bottlerocket \
+const ALLOWED: &[(&str, &str)] = &[
+    (
+        "/kubeadmConfigSpec/format: \"bottlerocket\"",
+        "EKS Anywhere runs its fork of the CAPI kubeadm bootstrap provider, which adds the bottlerocket \
      format; the upstream CRD in the pack only knows cloud-config and ignition",
-), (
-    "/spec/format: \"bottlerocket\"",
-    "the same, in KubeadmConfigTemplate",
-)];
+    ),
+    (
+        "/spec/format: \"bottlerocket\"",
+        "the same, in KubeadmConfigTemplate",
+    ),
+];
 
 fn allowed(problem: &str) -> bool {
     ALLOWED.iter().any(|(needle, _)| problem.contains(needle))
@@ -53,7 +59,13 @@ fn replace_injected_names(v: &mut Value) {
     }
 }
 
-fn check(schemas: &SchemaSet, what: &str, objects: &[Value], problems: &mut Vec<String>, checked: &mut usize) {
+fn check(
+    schemas: &SchemaSet,
+    what: &str,
+    objects: &[Value],
+    problems: &mut Vec<String>,
+    checked: &mut usize,
+) {
     for o in objects {
         let id = format!(
             "{what}: {} {}/{}",
@@ -64,7 +76,12 @@ fn check(schemas: &SchemaSet, what: &str, objects: &[Value], problems: &mut Vec<
         match schemas.validate(o) {
             Some(errors) => {
                 *checked += 1;
-                problems.extend(errors.into_iter().map(|e| format!("{id}: {e}")).filter(|p| !allowed(p)));
+                problems.extend(
+                    errors
+                        .into_iter()
+                        .map(|e| format!("{id}: {e}"))
+                        .filter(|p| !allowed(p)),
+                );
             }
             None if o["apiVersion"] == "v1" => {}
             None => problems.push(format!("{id}: no CRD schema for this kind")),
@@ -78,10 +95,19 @@ fn samples_validate_against_crds() {
     let schemas = SchemaSet::load(&shared.join("crds")).unwrap();
     let (mut problems, mut checked) = (Vec::new(), 0);
     for p in samples::RENDERED {
-        let objects: Vec<Value> = samples::render(p).unwrap_or_else(|e| panic!("{p}: {e}")).into_iter().map(|m| m.0).collect();
+        let objects: Vec<Value> = samples::render(p)
+            .unwrap_or_else(|e| panic!("{p}: {e}"))
+            .into_iter()
+            .map(|m| m.0)
+            .collect();
         check(&schemas, p.name(), &objects, &mut problems, &mut checked);
     }
-    assert!(problems.is_empty(), "{} problems:\n{}", problems.len(), problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "{} problems:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
     assert!(checked > 20, "only {checked} objects checked");
 }
 
@@ -107,6 +133,11 @@ fn conformance_outputs_validate_against_crds() {
     // vSphere inputs of the pack name no VM template: the reference's CLI fills it from the
     // bundle's OVAs at create time, which the golden path skips, so `template` stays empty.
     problems.retain(|p| !(p.starts_with("vsphere-") && p.contains("/spec/template/spec/template: \"\"")));
-    assert!(problems.is_empty(), "{} problems:\n{}", problems.len(), problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "{} problems:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
     assert!(checked > 200, "only {checked} objects checked");
 }

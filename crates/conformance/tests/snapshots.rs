@@ -8,6 +8,9 @@ use anywhere_conformance::samples;
 fn sample_manifests_per_provider() {
     for p in samples::RENDERED {
         let manifests = samples::render(p).unwrap_or_else(|e| panic!("{p}: {e}"));
-        insta::assert_snapshot!(format!("sample-{}", p.name()), anywhere_manifests::to_yaml(&manifests));
+        insta::assert_snapshot!(
+            format!("sample-{}", p.name()),
+            anywhere_manifests::to_yaml(&manifests)
+        );
     }
 }

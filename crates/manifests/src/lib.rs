@@ -80,7 +80,10 @@ impl Manifest {
     }
     /// `metadata.name`.
     pub fn name(&self) -> &str {
-        self.0.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("")
+        self.0
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or("")
     }
 }
 
@@ -152,8 +155,12 @@ impl TemplateNames {
     /// and `<cluster>-<group>-1`, as EKS Anywhere names them at create.
     pub fn initial(cluster: &Cluster, worker_groups: &[String]) -> TemplateNames {
         let name = anywhere_api::meta::Resource::name(cluster);
-        let per_group =
-            || worker_groups.iter().map(|g| (g.clone(), format!("{name}-{g}-1"))).collect::<BTreeMap<_, _>>();
+        let per_group = || {
+            worker_groups
+                .iter()
+                .map(|g| (g.clone(), format!("{name}-{g}-1")))
+                .collect::<BTreeMap<_, _>>()
+        };
         TemplateNames {
             control_plane: Some(format!("{name}-control-plane-1")),
             etcd: Some(format!("{name}-etcd-1")),
@@ -173,11 +180,19 @@ impl TemplateNames {
     }
     /// A worker group's machine template name, or `""`.
     pub fn worker_machine(&self, group: &str) -> &str {
-        self.worker_machine.as_ref().and_then(|m| m.get(group)).map(String::as_str).unwrap_or("")
+        self.worker_machine
+            .as_ref()
+            .and_then(|m| m.get(group))
+            .map(String::as_str)
+            .unwrap_or("")
     }
     /// A worker group's KubeadmConfigTemplate name, or `""`.
     pub fn worker_kubeadm_config(&self, group: &str) -> &str {
-        self.worker_kubeadm_config.as_ref().and_then(|m| m.get(group)).map(String::as_str).unwrap_or("")
+        self.worker_kubeadm_config
+            .as_ref()
+            .and_then(|m| m.get(group))
+            .map(String::as_str)
+            .unwrap_or("")
     }
 }
 
@@ -211,13 +226,21 @@ impl ProviderObjects {
         let spec = set.cluster.spec.clone().unwrap_or_default();
         let find = |r: Option<&anywhere_api::Ref>| -> Option<Object> {
             let r = r?;
-            set.find(r.kind.as_deref().unwrap_or(""), r.name.as_deref().unwrap_or("")).cloned()
+            set.find(r.kind.as_deref().unwrap_or(""), r.name.as_deref().unwrap_or(""))
+                .cloned()
         };
         let datacenter = find(spec.datacenter_ref.as_ref())
             .ok_or_else(|| Error::Missing("the datacenter config named by spec.datacenterRef".into()))?;
-        let control_plane_machine =
-            find(spec.control_plane_configuration.as_ref().and_then(|c| c.machine_group_ref.as_ref()));
-        let etcd_machine = find(spec.external_etcd_configuration.as_ref().and_then(|c| c.machine_group_ref.as_ref()));
+        let control_plane_machine = find(
+            spec.control_plane_configuration
+                .as_ref()
+                .and_then(|c| c.machine_group_ref.as_ref()),
+        );
+        let etcd_machine = find(
+            spec.external_etcd_configuration
+                .as_ref()
+                .and_then(|c| c.machine_group_ref.as_ref()),
+        );
         let mut worker_machines = BTreeMap::new();
         for w in spec.worker_node_group_configurations.iter().flatten() {
             if let (Some(r), Some(o)) = (w.machine_group_ref.as_ref(), find(w.machine_group_ref.as_ref())) {
@@ -302,7 +325,12 @@ impl Inputs<'_> {
 
     /// The Kubernetes version of the control plane.
     pub fn kubernetes_version(&self) -> Result<KubeVersion> {
-        let v = self.cluster.spec.as_ref().and_then(|s| s.kubernetes_version.as_deref()).unwrap_or("");
+        let v = self
+            .cluster
+            .spec
+            .as_ref()
+            .and_then(|s| s.kubernetes_version.as_deref())
+            .unwrap_or("");
         parse_version(v)
     }
 
@@ -310,21 +338,29 @@ impl Inputs<'_> {
     pub fn bundle(&self, version: KubeVersion) -> Result<&VersionsBundle> {
         self.catalog
             .versions_bundle(version)
-            .map_err(|source| Error::Catalog { version: version.to_string(), source: Box::new(source) })
+            .map_err(|source| Error::Catalog {
+                version: version.to_string(),
+                source: Box::new(source),
+            })
     }
 
     /// The KubeDistro (EKS Distro images and etcd facts) of a Kubernetes version.
     pub fn kube_distro(&self, version: KubeVersion) -> Result<KubeDistro> {
         self.catalog
             .kube_distro(version)
-            .map_err(|source| Error::Catalog { version: version.to_string(), source: Box::new(source) })
+            .map_err(|source| Error::Catalog {
+                version: version.to_string(),
+                source: Box::new(source),
+            })
     }
 }
 
 /// Parses a `1.NN` Kubernetes version.
 pub fn parse_version(v: &str) -> Result<KubeVersion> {
-    v.parse::<KubeVersion>()
-        .map_err(|e| Error::Invalid { what: format!("kubernetesVersion {v:?}"), why: e.to_string() })
+    v.parse::<KubeVersion>().map_err(|e| Error::Invalid {
+        what: format!("kubernetesVersion {v:?}"),
+        why: e.to_string(),
+    })
 }
 
 /// Cluster-level and control-plane objects: the CAPI `Cluster`, the provider cluster, the

@@ -74,13 +74,23 @@ mod tests {
 
     #[test]
     fn first_template_is_numbered_one() {
-        assert_eq!(decide("c-md-0", None, &json!({})), Decision::Create("c-md-0-1".into()));
+        assert_eq!(
+            decide("c-md-0", None, &json!({})),
+            Decision::Create("c-md-0-1".into())
+        );
     }
 
     #[test]
     fn unchanged_spec_keeps_the_name() {
         let spec = json!({"template": {"spec": {"numCPUs": 2}}});
-        let d = decide("c-md-0", Some(Existing { name: "c-md-0-3", spec: &spec }), &spec);
+        let d = decide(
+            "c-md-0",
+            Some(Existing {
+                name: "c-md-0-3",
+                spec: &spec,
+            }),
+            &spec,
+        );
         assert_eq!(d, Decision::Keep("c-md-0-3".into()));
         assert!(!d.is_new());
     }
@@ -89,7 +99,14 @@ mod tests {
     fn changed_spec_bumps_the_number() {
         let old = json!({"numCPUs": 2});
         let new = json!({"numCPUs": 4});
-        let d = decide("c-md-0", Some(Existing { name: "c-md-0-3", spec: &old }), &new);
+        let d = decide(
+            "c-md-0",
+            Some(Existing {
+                name: "c-md-0-3",
+                spec: &old,
+            }),
+            &new,
+        );
         assert_eq!(d, Decision::Create("c-md-0-4".into()));
         assert_eq!(d.name(), "c-md-0-4");
     }
@@ -98,9 +115,23 @@ mod tests {
     fn foreign_names_restart_without_colliding() {
         let old = json!({"a": 1});
         let new = json!({"a": 2});
-        let d = decide("c-md-0", Some(Existing { name: "imported-template", spec: &old }), &new);
+        let d = decide(
+            "c-md-0",
+            Some(Existing {
+                name: "imported-template",
+                spec: &old,
+            }),
+            &new,
+        );
         assert_eq!(d, Decision::Create("c-md-0-1".into()));
-        let d = decide("c-md-0", Some(Existing { name: "c-md-0-x", spec: &old }), &new);
+        let d = decide(
+            "c-md-0",
+            Some(Existing {
+                name: "c-md-0-x",
+                spec: &old,
+            }),
+            &new,
+        );
         assert_eq!(d, Decision::Create("c-md-0-1".into()));
     }
 }

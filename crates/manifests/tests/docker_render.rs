@@ -12,7 +12,10 @@ use anywhere_api::{ConfigSet, Reading, parse_config_set};
 use anywhere_catalog::{Catalog, FetchError};
 use anywhere_manifests::{Credentials, Features, Inputs, ProviderObjects, TemplateNames};
 
-const PACK: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/conformance/eksa/testdata");
+const PACK: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../../shared/conformance/eksa/testdata"
+);
 
 fn fixture_catalog() -> Catalog {
     let dir = PathBuf::from(PACK).join("internal/test/testdata");

@@ -16,7 +16,10 @@ fn pack_file(name: &str) -> Option<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../../shared/conformance/eksa/testdata/pkg/providers/common/config");
     if !dir.is_dir() {
-        eprintln!("skipping: the conformance pack is not at {}, nothing to compare {name} with", dir.display());
+        eprintln!(
+            "skipping: the conformance pack is not at {}, nothing to compare {name} with",
+            dir.display()
+        );
         return None;
     }
     Some(dir.join(name))

@@ -11,8 +11,10 @@ use anywhere_api::{Reading, parse_config_set};
 use anywhere_catalog::Catalog;
 use anywhere_manifests::{Credentials, Features, Inputs, ProviderObjects, TemplateNames};
 
-const TESTDATA: &str =
-    concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/conformance/eksa/testdata/pkg/providers/vsphere/testdata");
+const TESTDATA: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../../shared/conformance/eksa/testdata/pkg/providers/vsphere/testdata"
+);
 
 fn golden(path: &Path) -> Vec<serde_json::Value> {
     let text = std::fs::read_to_string(path).unwrap();

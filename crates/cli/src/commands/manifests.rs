@@ -89,7 +89,8 @@ fn credentials_from_env() -> Result<Credentials> {
         match var(k) {
             None => Ok(None),
             Some(path) => {
-                let bytes = std::fs::read(&path).with_context(|| format!("failed to read {k} file {path}"))?;
+                let bytes =
+                    std::fs::read(&path).with_context(|| format!("failed to read {k} file {path}"))?;
                 Ok(Some(base64_encode(&bytes)))
             }
         }

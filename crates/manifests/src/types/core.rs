@@ -35,7 +35,11 @@ impl Secret {
         Secret {
             api_version: "v1".into(),
             kind: "Secret".into(),
-            metadata: ObjectMeta { name: Some(name.into()), namespace: Some(namespace.into()), ..Default::default() },
+            metadata: ObjectMeta {
+                name: Some(name.into()),
+                namespace: Some(namespace.into()),
+                ..Default::default()
+            },
             ..Default::default()
         }
     }
@@ -73,7 +77,11 @@ impl ConfigMap {
         ConfigMap {
             api_version: "v1".into(),
             kind: "ConfigMap".into(),
-            metadata: ObjectMeta { name: Some(name.into()), namespace: Some(namespace.into()), ..Default::default() },
+            metadata: ObjectMeta {
+                name: Some(name.into()),
+                namespace: Some(namespace.into()),
+                ..Default::default()
+            },
             ..Default::default()
         }
     }
