@@ -46,8 +46,13 @@ fn write_document(out: &mut String, value: &Value, order: KeyOrder) {
     }
 }
 
-fn indent(out: &mut String, n: usize) {
-    out.extend(std::iter::repeat_n(' ', n));
+fn indent(out: &mut String, mut n: usize) {
+    const SPACES: &str = "                                                                ";
+    while n > SPACES.len() {
+        out.push_str(SPACES);
+        n -= SPACES.len();
+    }
+    out.push_str(&SPACES[..n]);
 }
 
 /// Writes a mapping at `level`; with `continues_dash`, the first key goes right after a `- `
@@ -194,7 +199,10 @@ fn quote(out: &mut String, s: &str) {
 }
 
 fn needs_quotes(s: &str) -> bool {
-    if s.is_empty() || s != s.trim() {
+    let (Some(first), Some(last)) = (s.chars().next(), s.chars().next_back()) else {
+        return true; // empty
+    };
+    if first.is_whitespace() || last.is_whitespace() {
         return true;
     }
     // YAML 1.1 and 1.2 words that read as booleans or null.
