@@ -1,14 +1,18 @@
 //! Conformance runners: replay EKS Anywhere's own test cases against anywhere.
 //!
 //! Purpose: `anywhere conformance api` runs a case catalogue in the format of
-//! `conformance/eksa/cases/api.yaml` (described in that pack's `cases/README.md`) and reports,
-//! per case, whether anywhere reaches the reference's verdict for the reference's reason.
+//! `conformance/eksa/cases/api.yaml`, and `anywhere conformance manifests` one in the format of
+//! `manifests.yaml` (both described in that pack's `cases/README.md`), and report per case
+//! whether anywhere reaches the reference's verdict for the reference's reason, or renders the
+//! reference's golden objects. `schema` checks generated objects against the real CRD schemas;
+//! `samples` renders every provider's sample spec (for snapshots and schema checks).
 //!
 //! Boundary: this crate is a test harness and does file I/O (case files and their inputs, looked
-//! up in the `--data` directories in order). It only calls the public APIs of the spec and
-//! catalog crates, exactly as the CLI does; it holds no parsing or validation logic of its own
+//! up in the `--data` directories in order). It only calls the public APIs of the spec,
+//! catalog, manifests and inventory crates, exactly as the CLI does; it holds no parsing or validation logic of its own
 //! beyond emulating the reference's call shapes (which document it reads, which arguments it
-//! passes). It must not change the behaviour of the crates it tests.
+//! passes, which injections a case applies). It must not change the behaviour of the crates it
+//! tests.
 #![warn(missing_docs)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
