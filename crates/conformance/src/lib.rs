@@ -8,11 +8,11 @@
 //! `samples` renders every provider's sample spec (for snapshots and schema checks).
 //!
 //! Boundary: this crate is a test harness and does file I/O (case files and their inputs, looked
-//! up in the `--data` directories in order). It only calls the public APIs of the spec,
-//! catalog, manifests and inventory crates, exactly as the CLI does; it holds no parsing or validation logic of its own
-//! beyond emulating the reference's call shapes (which document it reads, which arguments it
-//! passes, which injections a case applies). It must not change the behaviour of the crates it
-//! tests.
+//! up in the `--data` directories in order). It only calls the public APIs of the spec, catalog,
+//! manifests and inventory crates, exactly as the CLI does; it holds no parsing or validation
+//! logic of its own beyond emulating the reference's call shapes (which document it reads, which
+//! arguments it passes, which injections a case applies). It must not change the behaviour of
+//! the crates it tests.
 #![warn(missing_docs)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
