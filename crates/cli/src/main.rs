@@ -46,6 +46,9 @@ enum Command {
     /// Replay EKS Anywhere's own test cases against anywhere.
     #[command(subcommand)]
     Conformance(Conformance),
+    /// Serve bare-metal network boot (DHCP, TFTP, HTTP) and read boot timelines.
+    #[command(subcommand)]
+    Metal(Metal),
 }
 
 #[derive(Debug, Subcommand)]
@@ -65,6 +68,14 @@ enum Conformance {
     Api(commands::conformance::Args),
     /// Run manifest generation cases (the format of conformance/eksa/cases/manifests.yaml).
     Manifests(commands::conformance::ManifestArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum Metal {
+    /// Serve DHCP, TFTP and HTTP boot for the inventoried machines until Ctrl-C or SIGTERM.
+    Serve(commands::metal::ServeArgs),
+    /// Print one machine's boot timeline (DHCP and HTTP events, time since the first).
+    Timeline(commands::metal::TimelineArgs),
 }
 
 #[derive(Debug, Args)]
@@ -89,6 +100,8 @@ fn main() -> ExitCode {
         }
         Command::Conformance(Conformance::Api(args)) => commands::conformance::api(args),
         Command::Conformance(Conformance::Manifests(args)) => commands::conformance::manifests(args),
+        Command::Metal(Metal::Serve(args)) => commands::metal::serve(args),
+        Command::Metal(Metal::Timeline(args)) => commands::metal::timeline(args),
     };
     match result {
         Ok(code) => code,

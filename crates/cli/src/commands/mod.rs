@@ -4,6 +4,7 @@ pub mod conformance;
 pub mod generate;
 pub mod hardware;
 pub mod manifests;
+pub mod metal;
 pub mod validate;
 pub mod version;
 

@@ -27,6 +27,6 @@ pub mod transfer;
 
 pub use ipxe::IpxeBinaries;
 pub use packet::{ErrorCode, Packet, Request, RequestKind};
-pub use server::{Limits, serve};
+pub use server::{Limits, TransferEvent, TransferEventKind, serve, serve_with_events};
 pub use source::{DirSource, FileSource, Layered, MemorySource, OpenFile};
 pub use transfer::{Action, Config, Event, Negotiated, Outcome, Transfer};

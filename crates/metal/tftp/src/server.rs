@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio::net::UdpSocket;
 use tokio::sync::Semaphore;
+use tokio::sync::mpsc::UnboundedSender;
 use tokio::task::JoinSet;
 
 use crate::packet::Request;
@@ -51,6 +52,29 @@ pub enum Error {
     Receive(#[source] io::Error),
 }
 
+/// One transfer starting or ending, with the wall-clock time the shell saw it (for per-machine
+/// boot timelines).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransferEvent {
+    /// When it happened.
+    pub at: std::time::SystemTime,
+    /// The client's address.
+    pub peer: SocketAddr,
+    /// The requested file name.
+    pub file: String,
+    /// Started, or finished with which outcome.
+    pub kind: TransferEventKind,
+}
+
+/// What happened to a transfer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TransferEventKind {
+    /// A read request was accepted and its transfer started.
+    Started,
+    /// The transfer ended.
+    Finished(Outcome),
+}
+
 /// Serves read requests arriving on `listen` from `source` until the socket fails or the future
 /// is dropped (which also aborts the transfers in flight).
 ///
@@ -68,6 +92,20 @@ pub enum Error {
 /// # Errors
 /// [`Error::LocalAddr`] or [`Error::Receive`].
 pub async fn serve<S: FileSource>(listen: UdpSocket, source: S, limits: Limits) -> Result<(), Error> {
+    serve_with_events(listen, source, limits, None).await
+}
+
+/// As [`serve`], also sending a [`TransferEvent`] to `events` when each accepted transfer starts
+/// and when it finishes (a closed receiver is ignored).
+///
+/// # Errors
+/// [`Error::LocalAddr`] or [`Error::Receive`].
+pub async fn serve_with_events<S: FileSource>(
+    listen: UdpSocket,
+    source: S,
+    limits: Limits,
+    events: Option<UnboundedSender<TransferEvent>>,
+) -> Result<(), Error> {
     let local_ip = listen.local_addr().map_err(Error::LocalAddr)?.ip();
     let source = Arc::new(source);
     let permits = Arc::new(Semaphore::new(limits.max_transfers.max(1)));
@@ -103,8 +141,23 @@ pub async fn serve<S: FileSource>(listen: UdpSocket, source: S, limits: Limits) 
         let source = Arc::clone(&source);
         let active = Arc::clone(&active);
         let config = limits.transfer.clone();
+        let events = events.clone();
         tasks.spawn(async move {
-            run_transfer(&*source, &request, peer, local_ip, &config).await;
+            let report = |kind| {
+                if let Some(events) = &events {
+                    let _ = events.send(TransferEvent {
+                        at: std::time::SystemTime::now(),
+                        peer,
+                        file: request.filename.clone(),
+                        kind,
+                    });
+                }
+            };
+            report(TransferEventKind::Started);
+            let outcome = run_transfer(&*source, &request, peer, local_ip, &config).await;
+            if let Some(outcome) = outcome {
+                report(TransferEventKind::Finished(outcome));
+            }
             active
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
@@ -125,25 +178,26 @@ fn now() -> std::time::Instant {
     tokio::time::Instant::now().into_std()
 }
 
-/// Drives one transfer to its end and logs the outcome.
+/// Drives one transfer to its end and logs the outcome; `None` when it ended without one
+/// (socket trouble, client gone).
 async fn run_transfer<S: FileSource>(
     source: &S,
     request: &Request,
     peer: SocketAddr,
     local_ip: IpAddr,
     config: &Config,
-) {
+) -> Option<Outcome> {
     let file = request.filename.as_str();
     let socket = match UdpSocket::bind((local_ip, 0)).await {
         Ok(socket) => socket,
         Err(err) => {
             tracing::warn!(%peer, file, error = %err, "failed to bind a tftp transfer socket");
-            return;
+            return None;
         }
     };
     if let Err(err) = socket.connect(peer).await {
         tracing::warn!(%peer, file, error = %err, "failed to connect a tftp transfer socket");
-        return;
+        return None;
     }
     let (mut transfer, mut actions) = Transfer::start(now(), request, source, config);
     let mut deadline = None;
@@ -160,20 +214,20 @@ async fn run_transfer<S: FileSource>(
                 Action::ArmTimer(at) => deadline = Some(tokio::time::Instant::from_std(at)),
                 Action::Finish(outcome) => {
                     log_outcome(peer, file, &outcome);
-                    return;
+                    return Some(outcome);
                 }
             }
         }
         let Some(at) = deadline else {
             tracing::warn!(%peer, file, "tftp transfer stalled without a timer");
-            return;
+            return None;
         };
         tokio::select! {
             received = socket.recv(&mut buf) => match received {
                 Ok(len) => actions = transfer.handle(now(), Event::Packet(&buf[..len])),
                 Err(err) if err.kind() == io::ErrorKind::ConnectionRefused => {
                     tracing::info!(%peer, file, "tftp client went away");
-                    return;
+                    return None;
                 }
                 Err(err) => tracing::debug!(%peer, file, error = %err, "tftp receive failed"),
             },
