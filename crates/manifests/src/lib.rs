@@ -392,9 +392,21 @@ pub fn workers(inputs: &Inputs<'_>) -> Result<Vec<Manifest>> {
     }
 }
 
-/// The complete object set for a cluster: control plane, then workers.
+/// The complete object set for a cluster: control plane, then workers, then the
+/// MachineHealthChecks (EKS Anywhere applies those separately from the provider templates, which
+/// is why `control_plane` and `workers` do not return them).
 pub fn cluster(inputs: &Inputs<'_>) -> Result<Vec<Manifest>> {
     let mut out = control_plane(inputs)?;
     out.extend(workers(inputs)?);
+    let mut defaults = common::machine_health_check::HealthCheckDefaults::default();
+    if inputs.provider.datacenter.kind() == "TinkerbellDatacenterConfig" {
+        // Bare-metal machines take longer to come up (PXE, image streaming, reboot).
+        defaults.node_startup_timeout = "20m".into();
+    }
+    out.extend(common::machine_health_check::machine_health_checks(
+        inputs.cluster_name(),
+        &inputs.spec(),
+        &defaults,
+    ));
     Ok(out)
 }
