@@ -56,6 +56,16 @@ pub trait LeaseStore {
     /// # Errors
     /// [`crate::Error::Store`].
     fn remove(&mut self, mac: Mac) -> Result<()>;
+    /// Makes every earlier [`put`](LeaseStore::put) and [`remove`](LeaseStore::remove) durable.
+    /// A store may defer its writes until here (group commit); the shell calls it after each
+    /// burst of packets and sends no reply of that burst before it returns `Ok`. Writes that
+    /// could not be made durable stay pending and are retried by the next call.
+    ///
+    /// # Errors
+    /// [`crate::Error::Store`].
+    fn flush(&mut self) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// A [`LeaseStore`] that keeps leases in memory (tests, and deployments that accept losing

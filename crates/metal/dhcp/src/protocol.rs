@@ -91,6 +91,16 @@ pub enum MalformedReason {
 /// Something the server did or decided, for logs and per-machine timelines.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Event {
+    /// A packet from a client this server serves (reserved, or pool when unknown clients are
+    /// served) arrived; the first line of a machine's boot timeline.
+    Received {
+        /// Client.
+        mac: Mac,
+        /// The DHCP message type, lower case (`discover`, `request`, ...).
+        message: &'static str,
+        /// What the client announced (plain, PXE or iPXE, and its firmware).
+        client: ClientKind,
+    },
     /// An address was offered.
     Offered {
         /// Client.
@@ -276,6 +286,11 @@ impl<S: LeaseStore> Server<S> {
         }
     }
 
+    /// The lease store, e.g. to [`LeaseStore::flush`] deferred writes before replies are sent.
+    pub fn store_mut(&mut self) -> &mut S {
+        &mut self.store
+    }
+
     /// The lease store, consuming the server.
     pub fn into_store(self) -> S {
         self.store
@@ -339,6 +354,11 @@ impl<S: LeaseStore> Server<S> {
             mac,
             kind: ClientKind::of(&msg),
         };
+        out.push(Output::Event(Event::Received {
+            mac,
+            message: message_name(kind),
+            client: request.kind,
+        }));
         let mut ctx = Ctx { now, out: &mut out };
         match self.config.mode {
             Mode::Proxy => self.handle_proxy(&mut ctx, &request, &client, kind),
@@ -355,6 +375,21 @@ impl<S: LeaseStore> Server<S> {
             },
         }
         out
+    }
+}
+
+/// The lower-case name of a DHCP message type, for events and timelines.
+fn message_name(kind: MessageType) -> &'static str {
+    match kind {
+        MessageType::Discover => "discover",
+        MessageType::Offer => "offer",
+        MessageType::Request => "request",
+        MessageType::Decline => "decline",
+        MessageType::Ack => "ack",
+        MessageType::Nak => "nak",
+        MessageType::Release => "release",
+        MessageType::Inform => "inform",
+        _ => "other",
     }
 }
 
@@ -883,7 +918,7 @@ fn check_option_length(code: u8, len: usize) -> Result<(), MalformedReason> {
 }
 
 /// `error: cause: cause` for an event.
-fn error_chain(e: &dyn std::error::Error) -> String {
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut source = e.source();
     while let Some(cause) = source {

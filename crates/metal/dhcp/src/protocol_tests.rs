@@ -108,7 +108,9 @@ fn client_addr() -> SocketAddr {
 
 struct Handled {
     replies: Vec<(Destination, Message)>,
+    /// Every event but [`Event::Received`] (checked on its own in `every_served_packet_is_recorded_as_received`).
     events: Vec<Event>,
+    received: Vec<Event>,
 }
 
 impl Handled {
@@ -121,6 +123,7 @@ impl Handled {
 fn send_bytes<S: LeaseStore>(server: &mut Server<S>, now: SystemTime, packet: &[u8]) -> Handled {
     let mut replies = Vec::new();
     let mut events = Vec::new();
+    let mut received = Vec::new();
     let input = Input {
         packet,
         source: client_addr(),
@@ -129,10 +132,15 @@ fn send_bytes<S: LeaseStore>(server: &mut Server<S>, now: SystemTime, packet: &[
     for o in server.handle(now, input) {
         match o {
             Output::Reply(r) => replies.push((r.destination, Message::from_bytes(&r.packet).unwrap())),
+            Output::Event(e @ Event::Received { .. }) => received.push(e),
             Output::Event(e) => events.push(e),
         }
     }
-    Handled { replies, events }
+    Handled {
+        replies,
+        events,
+        received,
+    }
 }
 
 fn send<S: LeaseStore>(server: &mut Server<S>, now: SystemTime, m: &Message) -> Handled {
@@ -162,6 +170,31 @@ fn bootfile(m: &Message) -> Option<String> {
         Some(DhcpOption::BootfileName(b)) => Some(String::from_utf8(b.clone()).unwrap()),
         _ => None,
     }
+}
+
+#[test]
+fn every_served_packet_is_recorded_as_received_and_strangers_are_not() {
+    let mut s = server(config());
+    let h = send(&mut s, t(0), &pxe(msg(KNOWN, MessageType::Discover), 0));
+    assert_eq!(
+        h.received,
+        [Event::Received {
+            mac: KNOWN,
+            message: "discover",
+            client: crate::ClientKind::Pxe(crate::Firmware::Bios),
+        }]
+    );
+    let h = send(&mut s, t(1), &msg(KNOWN, MessageType::Request));
+    assert!(matches!(
+        h.received.as_slice(),
+        [Event::Received {
+            message: "request",
+            client: crate::ClientKind::Plain,
+            ..
+        }]
+    ));
+    let h = send(&mut s, t(2), &msg(STRANGER, MessageType::Discover));
+    assert!(h.received.is_empty(), "{:?}", h.received);
 }
 
 #[test]

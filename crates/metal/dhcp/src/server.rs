@@ -76,9 +76,18 @@ pub fn bind(addr: SocketAddrV4, interface: Option<&str>) -> Result<UdpSocket> {
     UdpSocket::from_std(socket.into()).map_err(io_err("register"))
 }
 
+/// Most datagrams handled between two lease-store flushes.
+pub const BURST: usize = 64;
+
 /// Serves DHCP on `socket` until `shutdown` completes, then returns the server (its leases and
 /// store). A failed receive or send is logged and skipped: one client's trouble must not stop
 /// the server.
+///
+/// Group commit: the shell takes every datagram already queued (up to [`BURST`]), handles them,
+/// then calls [`LeaseStore::flush`] once and only then sends their replies. An ACK therefore
+/// never leaves before its lease is durable, and one disk sync covers a whole burst. When the
+/// flush fails, the burst's replies are dropped (the clients retry) and each ACK becomes an
+/// [`Event::StoreFailed`]; the store keeps the writes pending for the next flush.
 ///
 /// # Errors
 /// None today; the `Result` leaves room for fatal socket failures.
@@ -88,37 +97,89 @@ pub async fn serve<S: LeaseStore>(
     options: &Options,
     shutdown: impl Future<Output = ()>,
 ) -> Result<Server<S>> {
-    let mut buf = vec![0u8; 65_536];
+    // 64 KiB per slot: a datagram is never truncated, whatever a client sends.
+    let mut buffers: Vec<Vec<u8>> = (0..BURST).map(|_| vec![0u8; 65_536]).collect();
+    let mut received: Vec<(usize, SocketAddr)> = Vec::with_capacity(BURST);
+    let mut replies: Vec<(Vec<u8>, SocketAddr)> = Vec::with_capacity(BURST);
+    let mut events: Vec<Event> = Vec::with_capacity(BURST * 2);
     tokio::pin!(shutdown);
     loop {
-        let (len, source) = tokio::select! {
-            () = &mut shutdown => return Ok(server),
-            received = socket.recv_from(&mut buf) => match received {
-                Ok(r) => r,
+        received.clear();
+        let first = tokio::select! {
+            () = &mut shutdown => {
+                flush_on_exit(&mut server);
+                return Ok(server);
+            }
+            r = socket.recv_from(&mut buffers[0]) => r,
+        };
+        match first {
+            Ok(r) => received.push(r),
+            Err(e) => {
+                // e.g. ECONNREFUSED from an earlier ICMP port-unreachable.
+                tracing::debug!(error = %e, "dhcp receive failed");
+                continue;
+            }
+        }
+        while received.len() < BURST {
+            match socket.try_recv_from(&mut buffers[received.len()]) {
+                Ok(r) => received.push(r),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
                 Err(e) => {
-                    // e.g. ECONNREFUSED from an earlier ICMP port-unreachable.
                     tracing::debug!(error = %e, "dhcp receive failed");
-                    continue;
+                    break;
                 }
-            },
-        };
+            }
+        }
         let now = SystemTime::now();
-        let input = Input {
-            packet: &buf[..len],
-            source,
-            interface: None,
-        };
-        for output in server.handle(now, input) {
-            match output {
-                Output::Reply(reply) => {
-                    let to = target(reply.destination, options);
-                    if let Err(e) = socket.send_to(&reply.packet, to).await {
+        for (slot, &(len, source)) in received.iter().enumerate() {
+            let input = Input {
+                packet: &buffers[slot][..len],
+                source,
+                interface: None,
+            };
+            for output in server.handle(now, input) {
+                match output {
+                    Output::Reply(reply) => {
+                        replies.push((reply.packet, target(reply.destination, options)));
+                    }
+                    Output::Event(event) => events.push(event),
+                }
+            }
+        }
+        match server.store_mut().flush() {
+            Ok(()) => {
+                for (packet, to) in replies.drain(..) {
+                    if let Err(e) = socket.send_to(&packet, to).await {
                         tracing::warn!(error = %e, %to, "dhcp send failed");
                     }
                 }
-                Output::Event(event) => record(now, event, options),
+                for event in events.drain(..) {
+                    record(now, event, options);
+                }
+            }
+            Err(e) => {
+                let error = crate::protocol::error_chain(&e);
+                tracing::warn!(%error, replies = replies.len(), "dhcp lease store flush failed; replies dropped");
+                replies.clear();
+                for event in events.drain(..) {
+                    let event = match event {
+                        Event::Acked { mac, .. } => Event::StoreFailed {
+                            mac,
+                            error: error.clone(),
+                        },
+                        other => other,
+                    };
+                    record(now, event, options);
+                }
             }
         }
+    }
+}
+
+/// A last flush at shutdown; only logged on failure (no reply depends on it).
+fn flush_on_exit<S: LeaseStore>(server: &mut Server<S>) {
+    if let Err(e) = server.store_mut().flush() {
+        tracing::warn!(error = %crate::protocol::error_chain(&e), "dhcp lease store flush at shutdown failed");
     }
 }
 
@@ -134,7 +195,9 @@ fn target(destination: Destination, options: &Options) -> SocketAddr {
 
 fn record(at: SystemTime, event: Event, options: &Options) {
     match &event {
-        Event::Malformed { .. } | Event::Ignored { .. } => tracing::debug!(?event, "dhcp"),
+        Event::Malformed { .. } | Event::Ignored { .. } | Event::Received { .. } => {
+            tracing::debug!(?event, "dhcp")
+        }
         Event::StoreFailed { .. } | Event::EncodeFailed { .. } | Event::PoolExhausted { .. } => {
             tracing::warn!(?event, "dhcp")
         }

@@ -103,12 +103,18 @@ impl Running {
         Message::from_bytes(&buf[..len]).unwrap()
     }
 
+    /// The next event other than [`Event::Received`].
     async fn next_event(&mut self) -> Event {
-        timeout(WAIT, self.events.recv())
-            .await
-            .expect("an event within the timeout")
-            .expect("event channel open")
-            .event
+        loop {
+            let event = timeout(WAIT, self.events.recv())
+                .await
+                .expect("an event within the timeout")
+                .expect("event channel open")
+                .event;
+            if !matches!(event, Event::Received { .. }) {
+                return event;
+            }
+        }
     }
 
     async fn stop(self) -> Server<MemoryLeaseStore> {
@@ -208,4 +214,133 @@ async fn socket_can_be_bound_to_a_device_when_permitted() {
             if source.kind() == std::io::ErrorKind::PermissionDenied => {}
         Err(e) => panic!("{e}"),
     }
+}
+
+/// A store that defers writes like redb's group commit and shares what is "durable" with the
+/// test, which checks it the moment a reply arrives. `fail_flushes` makes the next flushes fail.
+#[derive(Clone, Default)]
+struct WatchedStore {
+    pending: Vec<anywhere_dhcp::Lease>,
+    durable: std::sync::Arc<std::sync::Mutex<Vec<anywhere_dhcp::Lease>>>,
+    fail_flushes: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl anywhere_dhcp::LeaseStore for WatchedStore {
+    fn load(&self) -> anywhere_dhcp::Result<Vec<anywhere_dhcp::Lease>> {
+        Ok(Vec::new())
+    }
+    fn put(&mut self, lease: &anywhere_dhcp::Lease) -> anywhere_dhcp::Result<()> {
+        self.pending.push(lease.clone());
+        Ok(())
+    }
+    fn remove(&mut self, _mac: Mac) -> anywhere_dhcp::Result<()> {
+        Ok(())
+    }
+    fn flush(&mut self) -> anywhere_dhcp::Result<()> {
+        use std::sync::atomic::Ordering;
+        if self
+            .fail_flushes
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+        {
+            return Err(anywhere_dhcp::Error::Io {
+                operation: "flush (injected)",
+                source: std::io::Error::other("disk full"),
+            });
+        }
+        self.durable.lock().unwrap().append(&mut self.pending);
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn every_ack_is_durable_before_it_is_sent_and_a_failed_flush_sends_nothing() {
+    use anywhere_dhcp::{Pool, UnknownClients};
+    let mut config = Config::new(Ipv4Addr::new(10, 0, 0, 2), vec![]).unwrap();
+    config.unknown_clients = UnknownClients::Serve;
+    config.pool = Some(Pool {
+        start: Ipv4Addr::new(10, 0, 1, 1),
+        end: Ipv4Addr::new(10, 0, 1, 250),
+        netmask: Ipv4Addr::new(255, 255, 0, 0),
+        gateway: None,
+        nameservers: vec![],
+    });
+    let store = WatchedStore::default();
+    let durable = store.durable.clone();
+    let fail_flushes = store.fail_flushes.clone();
+    let server = Server::new(config, store).unwrap();
+    let socket = bind(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0), None).unwrap();
+    let server_addr = socket.local_addr().unwrap();
+    let client = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let client_port = client.local_addr().unwrap().port();
+    let (tx, mut events) = unbounded_channel();
+    let options = Options {
+        client_port,
+        relay_port: client_port,
+        broadcast: Ipv4Addr::LOCALHOST,
+        events: Some(tx),
+    };
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        serve(server, &socket, &options, async {
+            let _ = stopped.await;
+        })
+        .await
+    });
+    let request = |i: u8| {
+        let mut m = discover(Mac::new([2, 0, 0, 0, 1, i]));
+        m.opts_mut().insert(DhcpOption::MessageType(MessageType::Request));
+        m.opts_mut()
+            .insert(DhcpOption::RequestedIpAddress(Ipv4Addr::new(10, 0, 1, i)));
+        m.to_vec().unwrap()
+    };
+    // A burst of 40 REQUESTs sent back to back: every ACK's lease is durable when it arrives.
+    for i in 1..=40 {
+        client.send_to(&request(i), server_addr).await.unwrap();
+    }
+    let mut buf = vec![0u8; 2048];
+    for _ in 1..=40 {
+        let (len, _) = timeout(WAIT, client.recv_from(&mut buf)).await.unwrap().unwrap();
+        let ack = Message::from_bytes(&buf[..len]).unwrap();
+        assert_eq!(message_type(&ack), Some(MessageType::Ack));
+        let durable = durable.lock().unwrap();
+        assert!(
+            durable.iter().any(|l| l.ip == ack.yiaddr()),
+            "ACK for {} arrived before its lease was durable",
+            ack.yiaddr()
+        );
+    }
+    // The next flush fails: no reply at all, and the ACK becomes a StoreFailed event.
+    fail_flushes.store(1, std::sync::atomic::Ordering::SeqCst);
+    client.send_to(&request(41), server_addr).await.unwrap();
+    loop {
+        let record = timeout(WAIT, events.recv()).await.unwrap().unwrap();
+        if let Event::StoreFailed { error, .. } = record.event {
+            assert!(error.contains("disk full"), "{error}");
+            break;
+        }
+    }
+    assert!(
+        timeout(Duration::from_millis(300), client.recv_from(&mut buf))
+            .await
+            .is_err(),
+        "a reply was sent although its lease could not be made durable"
+    );
+    // The client retries; the flush works again and the lease (kept pending) lands with it.
+    client.send_to(&request(41), server_addr).await.unwrap();
+    let (len, _) = timeout(WAIT, client.recv_from(&mut buf)).await.unwrap().unwrap();
+    let ack = Message::from_bytes(&buf[..len]).unwrap();
+    assert_eq!(message_type(&ack), Some(MessageType::Ack));
+    assert_eq!(
+        durable
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| l.ip == Ipv4Addr::new(10, 0, 1, 41))
+            .count(),
+        2,
+        "the failed write stays pending and is written with the retry"
+    );
+    stop.send(()).unwrap();
+    timeout(WAIT, task).await.unwrap().unwrap().unwrap();
 }

@@ -103,7 +103,10 @@ pub async fn bind(config: &ServeConfig) -> Result<Bound> {
         http_authority: authority.clone(),
         ..BootOptions::on(config.server_ip)
     };
-    let dhcp = Server::new(dhcp_config, RedbLeaseStore::open(&config.lease_store)?)?;
+    let dhcp = Server::new(
+        dhcp_config,
+        RedbLeaseStore::open(&config.lease_store)?.group_commit(),
+    )?;
     let dhcp_socket = anywhere_dhcp::server::bind(config.listen.dhcp, config.interface.as_deref())?;
     let dhcp_addr =
         dhcp_socket

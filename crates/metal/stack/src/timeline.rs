@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use anywhere_boot::server::Event as HttpEvent;
-use anywhere_dhcp::{Event as DhcpEvent, Mac};
+use anywhere_dhcp::{ClientKind, Event as DhcpEvent, Mac};
 use anywhere_tftp::{Outcome, TransferEventKind};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
@@ -25,6 +25,9 @@ pub struct Entry {
 /// The machine and kind of a DHCP event, or `None` for events about no particular machine.
 pub fn dhcp_kind(event: &DhcpEvent) -> Option<(Mac, String)> {
     let (mac, kind) = match event {
+        DhcpEvent::Received { mac, message, client } => {
+            (mac, format!("dhcp {message} ({})", client_name(*client)))
+        }
         DhcpEvent::Offered { mac, ip, .. } => (mac, format!("dhcp offer {ip}")),
         DhcpEvent::Acked { mac, ip, .. } => (mac, format!("dhcp ack {ip}")),
         DhcpEvent::Naked { mac, .. } => (mac, "dhcp nak".to_string()),
@@ -43,6 +46,15 @@ pub fn dhcp_kind(event: &DhcpEvent) -> Option<(Mac, String)> {
         DhcpEvent::Malformed { .. } => return None,
     };
     Some((*mac, kind))
+}
+
+/// How a DHCP client announced itself, for the timeline.
+fn client_name(client: ClientKind) -> String {
+    match client {
+        ClientKind::Plain => "os client".to_string(),
+        ClientKind::Pxe(firmware) => format!("PXE {firmware:?}"),
+        ClientKind::Ipxe(firmware) => format!("iPXE {firmware:?}"),
+    }
 }
 
 /// The machine and kind of an HTTP request event, or `None` when no machine is known.

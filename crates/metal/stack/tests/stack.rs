@@ -100,6 +100,8 @@ async fn dhcp_and_http_boot_events_land_in_the_machines_timeline_in_order() {
 
     let client = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     client.send_to(&discover(MAC), addrs.dhcp).await.unwrap();
+    let (mac, received) = next(&mut observed).await;
+    assert_eq!((mac, received.kind.as_str()), (MAC, "dhcp discover (PXE Bios)"));
     let (mac, offer) = next(&mut observed).await;
     assert_eq!((mac, offer.kind.as_str()), (MAC, "dhcp offer 127.0.0.11"));
 
@@ -145,6 +147,7 @@ async fn dhcp_and_http_boot_events_land_in_the_machines_timeline_in_order() {
     assert_eq!(
         kinds,
         [
+            "dhcp discover (PXE Bios)",
             "dhcp offer 127.0.0.11",
             "tftp start nothing.kpxe",
             "tftp refused nothing.kpxe",
@@ -155,10 +158,10 @@ async fn dhcp_and_http_boot_events_land_in_the_machines_timeline_in_order() {
     assert!(timeline.windows(2).all(|w| w[0].at <= w[1].at));
     let printed = format_timeline(&timeline);
     assert!(
-        printed.starts_with("+0.000s dhcp offer 127.0.0.11\n"),
+        printed.starts_with("+0.000s dhcp discover (PXE Bios)\n+0.000s dhcp offer 127.0.0.11\n"),
         "{printed}"
     );
-    assert_eq!(printed.lines().count(), 5);
+    assert_eq!(printed.lines().count(), 6);
 }
 
 #[tokio::test]
