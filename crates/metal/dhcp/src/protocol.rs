@@ -580,6 +580,13 @@ impl<S: LeaseStore> Server<S> {
                 b"PXEClient"
             };
             opts.insert(DhcpOption::ClassIdentifier(class.to_vec()));
+            // An offer with option 60 `PXEClient` and no option 43 is a "BINL" offer to UEFI
+            // firmware (EDK2/OVMF), which then asks a boot server on port 4011 for the file and
+            // gives up with PXE-E16 when none answers. Discovery control "use the boot file of
+            // this offer" (as smee sends) makes it take the file named here.
+            if class == b"PXEClient" && matches!(req.kind, ClientKind::Pxe(_)) {
+                opts.insert(DhcpOption::VendorExtensions(PXE_SKIP_DISCOVERY.to_vec()));
+            }
         }
         if let Some(uuid) = req.msg.opts().get(OptionCode::ClientMachineIdentifier) {
             opts.insert(uuid.clone());

@@ -244,6 +244,12 @@ fn known_bios_pxe_discover_gets_offer_of_reserved_ip_with_undionly_over_tftp() {
         opt(offer, OptionCode::ClassIdentifier),
         Some(&DhcpOption::ClassIdentifier(b"PXEClient".to_vec()))
     );
+    // Discovery control 8: take the boot file of this offer (UEFI firmware otherwise treats a
+    // PXEClient offer without option 43 as BINL and asks port 4011).
+    assert_eq!(
+        opt(offer, OptionCode::VendorExtensions),
+        Some(&DhcpOption::VendorExtensions(vec![6, 1, 8, 255]))
+    );
     assert_eq!(
         h.events,
         [Event::Offered {
@@ -284,9 +290,9 @@ fn offer_to_uefi_pxe_client_matches_golden_hex() {
         "0000000000000000000000000000000000000000000000000000000000000000",
         "0000000000000000000000000000000000000000000000000000000000000000",
         "000000000000000000000000638253630104ffffff0003040a00000106040101",
-        "01010c026d31330400000e1035010236040a0000023a04000007083b0400000c",
-        "4e3c09505845436c69656e74420831302e302e302e324308697078652e656669",
-        "61110000000000000000000000000000000000ff",
+        "01010c026d312b04060108ff330400000e1035010236040a0000023a04000007",
+        "083b0400000c4e3c09505845436c69656e74420831302e302e302e3243086970",
+        "78652e65666961110000000000000000000000000000000000ff",
     );
     assert_eq!(hex, golden);
 }
