@@ -49,6 +49,15 @@ enum Command {
     /// Serve bare-metal network boot (DHCP, TFTP, HTTP) and read boot timelines.
     #[command(subcommand)]
     Metal(Metal),
+    /// Copy images between registries (air-gapped mirrors), digests preserved.
+    #[command(subcommand)]
+    Copy(Copy),
+}
+
+#[derive(Debug, Subcommand)]
+enum Copy {
+    /// Copy a list of images (or the release catalog's) from one registry to another.
+    Images(commands::images::CopyArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -87,6 +96,8 @@ struct CompletionArgs {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(cli.verbosity);
+    // One rustls crypto provider (ring) for every TLS client of the process.
+    anywhere_registry::install_crypto_provider();
     let result = match cli.command {
         Command::Validate(args) => commands::validate::run(args),
         Command::Generate(Generate::ClusterConfig(args)) => commands::generate::cluster_config(args),
@@ -102,6 +113,7 @@ fn main() -> ExitCode {
         Command::Conformance(Conformance::Manifests(args)) => commands::conformance::manifests(args),
         Command::Metal(Metal::Serve(args)) => commands::metal::serve(args),
         Command::Metal(Metal::Timeline(args)) => commands::metal::timeline(args),
+        Command::Copy(Copy::Images(args)) => commands::images::copy(args),
     };
     match result {
         Ok(code) => code,

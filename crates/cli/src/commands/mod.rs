@@ -3,6 +3,7 @@
 pub mod conformance;
 pub mod generate;
 pub mod hardware;
+pub mod images;
 pub mod manifests;
 pub mod metal;
 pub mod validate;
