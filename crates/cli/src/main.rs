@@ -49,6 +49,9 @@ enum Command {
     /// Serve bare-metal network boot (DHCP, TFTP, HTTP) and read boot timelines.
     #[command(subcommand)]
     Metal(Metal),
+    /// Check that every image the cluster will pull is in its registry mirror.
+    #[command(name = "check-images")]
+    CheckImages(commands::check_images::Args),
     /// Copy images between registries (air-gapped mirrors), digests preserved.
     #[command(subcommand)]
     Copy(Copy),
@@ -114,6 +117,7 @@ fn main() -> ExitCode {
         Command::Metal(Metal::Serve(args)) => commands::metal::serve(args),
         Command::Metal(Metal::Timeline(args)) => commands::metal::timeline(args),
         Command::Copy(Copy::Images(args)) => commands::images::copy(args),
+        Command::CheckImages(args) => commands::check_images::run(args),
     };
     match result {
         Ok(code) => code,

@@ -31,7 +31,7 @@ fn registry() -> (Peer, String) {
     std::fs::write(
         &config,
         format!(
-            "version: 0.1\nlog: {{level: error}}\nstorage: {{filesystem: {{rootdirectory: {}}}}}\nhttp: {{addr: 127.0.0.1:{port}}}\n",
+            "version: 0.1\nlog: {{level: error, accesslog: {{disabled: true}}}}\nstorage: {{filesystem: {{rootdirectory: {}}}}}\nhttp: {{addr: 127.0.0.1:{port}}}\n",
             dir.path().join("data").display()
         ),
     )
@@ -39,6 +39,8 @@ fn registry() -> (Peer, String) {
     let child = Command::new("docker-registry")
         .arg("serve")
         .arg(&config)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
     let host = format!("127.0.0.1:{port}");
@@ -234,4 +236,84 @@ fn copy_images_copies_a_list_and_reports_bad_input_and_failures_clearly() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("destination registry 127.0.0.1:1"), "{stderr}");
+}
+
+#[test]
+fn check_images_lists_what_the_mirror_lacks_and_passes_once_it_is_there() {
+    if !peers_available() {
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    let (_mirror, host) = registry();
+    let (address, port) = host.split_once(':').unwrap();
+    let quickstart =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/quickstart.yaml"))
+            .unwrap();
+    let spec = quickstart.replacen(
+        "  kubernetesVersion:",
+        &format!(
+            "  registryMirrorConfiguration:\n    endpoint: {address}\n    port: \"{port}\"\n    insecureSkipVerify: true\n  kubernetesVersion:"
+        ),
+        1,
+    );
+    let file = work.path().join("cluster.yaml");
+    std::fs::write(&file, spec).unwrap();
+    let check = || {
+        let out = Command::cargo_bin("anywhere")
+            .unwrap()
+            .args(["check-images", "-f"])
+            .arg(&file)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let (code, stdout, stderr) = check();
+    assert_eq!(code, Some(1), "{stdout}{stderr}");
+    let missing: Vec<&str> = stdout.lines().filter(|l| l.starts_with("missing  ")).collect();
+    assert!(missing.len() > 10, "{stdout}");
+    assert!(
+        stderr.contains(&format!("0 of {} images", missing.len())),
+        "{stderr}"
+    );
+    // Every image of public.ecr.aws maps into the mirror with its path.
+    let first = missing[0].split_whitespace().nth(1).unwrap();
+    let (repo_tag, uri) = (
+        first.strip_prefix(&format!("{host}/")).unwrap(),
+        missing[0].split("(for ").nth(1).unwrap(),
+    );
+    let upstream_path = uri.trim_end_matches(')').split_once('/').unwrap().1;
+    assert_eq!(repo_tag, upstream_path, "{}", missing[0]);
+
+    // Put that one image in the mirror: it is no longer listed.
+    let (repo, tag) = repo_tag.rsplit_once(':').unwrap();
+    seed(&host, repo, &work.path().join("seed"));
+    let retag = Command::new("skopeo")
+        .args(["copy", "-q", "--src-tls-verify=false", "--dest-tls-verify=false"])
+        .arg(format!("docker://{host}/{repo}:v1"))
+        .arg(format!("docker://{host}/{repo}:{tag}"))
+        .status()
+        .unwrap();
+    assert!(retag.success());
+    let (code, stdout, stderr) = check();
+    assert_eq!(code, Some(1));
+    let now: Vec<&str> = stdout.lines().filter(|l| l.starts_with("missing  ")).collect();
+    assert_eq!(now.len(), missing.len() - 1, "{stdout}");
+    assert!(!stdout.contains(first), "{stdout}");
+    assert!(
+        stderr.contains(&format!("1 of {} images", missing.len())),
+        "{stderr}"
+    );
+
+    // Without a mirror in the spec: a clear error naming the field.
+    std::fs::write(&file, &quickstart).unwrap();
+    let (code, _, stderr) = check();
+    assert_eq!(code, Some(2));
+    assert!(
+        stderr.contains("registryMirrorConfiguration is not set"),
+        "{stderr}"
+    );
 }

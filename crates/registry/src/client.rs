@@ -23,6 +23,8 @@ pub struct ClientConfig {
     pub insecure: bool,
     /// A PEM file with the CA that signed the registry's certificate (added to the system roots).
     pub ca_file: Option<PathBuf>,
+    /// A CA certificate given inline (PEM), e.g. the spec's `caCertContent`.
+    pub ca_pem: Option<String>,
     /// Basic-auth user.
     pub username: Option<String>,
     /// Basic-auth password; never printed.
@@ -34,6 +36,7 @@ impl std::fmt::Debug for ClientConfig {
         f.debug_struct("ClientConfig")
             .field("insecure", &self.insecure)
             .field("ca_file", &self.ca_file)
+            .field("ca_pem", &self.ca_pem.as_ref().map(|_| "<pem>"))
             .field("username", &self.username)
             .field("password", &self.password.as_ref().map(|_| "<redacted>"))
             .finish()
@@ -114,6 +117,15 @@ impl Registry {
                     message: "no PEM certificate in it".into(),
                 });
             }
+            for cert in certs {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        if let Some(pem) = &config.ca_pem {
+            let certs = reqwest::Certificate::from_pem_bundle(pem.as_bytes()).map_err(|e| Error::CaFile {
+                path: "inline CA".into(),
+                message: e.to_string(),
+            })?;
             for cert in certs {
                 builder = builder.add_root_certificate(cert);
             }

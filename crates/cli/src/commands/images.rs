@@ -64,6 +64,7 @@ pub fn copy(args: CopyArgs) -> Result<ExitCode> {
         ca_file: ca_file.clone(),
         username: username.clone(),
         password: username.as_ref().and_then(|_| std::env::var(env).ok()),
+        ca_pem: None,
     };
     let from = config(
         args.insecure,

@@ -83,7 +83,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
 
 /// The credentials EKS Anywhere reads from the environment at render time. For Snow, the
 /// variables name files whose content is embedded base64-encoded.
-fn credentials_from_env() -> Result<Credentials> {
+pub(crate) fn credentials_from_env() -> Result<Credentials> {
     let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
     let file_b64 = |k: &str| -> Result<Option<String>> {
         match var(k) {

@@ -60,6 +60,43 @@ impl RegistryMirror {
     }
 }
 
+/// Where a node pulls an image from once the mirror is configured.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MirroredImage {
+    /// The mirror's `host:port`.
+    pub address: String,
+    /// The repository in the mirror: the namespace of the registry's `ociNamespaces` entry (if
+    /// any), then the image's path.
+    pub repository: String,
+    /// Tag or digest.
+    pub reference: String,
+}
+
+/// The mirror location of `uri` (`registry/path:tag` or `registry/path@digest`), as containerd
+/// resolves it with the mirror's `hosts.toml`: `None` when the image's registry has no mirror
+/// entry (the node would pull it from that registry itself).
+pub fn mirrored_image(mirror: &RegistryMirror, uri: &str) -> Option<MirroredImage> {
+    let (registry, rest) = uri.split_once('/')?;
+    let target = mirror.mirrors.get(registry)?;
+    let (path, reference) = match rest.split_once('@') {
+        Some((path, digest)) => (path, digest),
+        None => match rest.rfind(':') {
+            Some(i) if !rest[i..].contains('/') => (&rest[..i], &rest[i + 1..]),
+            _ => (rest, "latest"),
+        },
+    };
+    let namespace = target.split_once("/v2/").map(|(_, ns)| ns.trim_matches('/'));
+    let repository = match namespace.filter(|n| !n.is_empty()) {
+        Some(ns) => format!("{ns}/{path}"),
+        None => path.to_string(),
+    };
+    Some(MirroredImage {
+        address: mirror.address.clone(),
+        repository,
+        reference: reference.to_string(),
+    })
+}
+
 /// `host:port`, with brackets around an IPv6 host (Go's `net.JoinHostPort`).
 fn join_host_port(host: &str, port: &str) -> String {
     if host.contains(':') {
@@ -233,6 +270,55 @@ pub fn credentials_secret(mirror: &RegistryMirror) -> Option<Manifest> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn images_map_to_their_mirror_location_with_namespaces() {
+        let mut mirrors = BTreeMap::new();
+        mirrors.insert("public.ecr.aws".to_string(), "mirror:5000/v2/eks".to_string());
+        mirrors.insert(
+            "783794618700.dkr.ecr.us-west-2.amazonaws.com".to_string(),
+            "mirror:5000".to_string(),
+        );
+        let m = RegistryMirror {
+            address: "mirror:5000".into(),
+            ca_cert: None,
+            skip_verify: false,
+            auth: None,
+            mirrors,
+        };
+        let got = mirrored_image(
+            &m,
+            "public.ecr.aws/eks-distro/kubernetes/pause:v1.30.1-eks-1-30-1",
+        )
+        .unwrap();
+        assert_eq!(
+            (
+                got.address.as_str(),
+                got.repository.as_str(),
+                got.reference.as_str()
+            ),
+            (
+                "mirror:5000",
+                "eks/eks-distro/kubernetes/pause",
+                "v1.30.1-eks-1-30-1"
+            )
+        );
+        let digest = format!("sha256:{}", "0".repeat(64));
+        let got = mirrored_image(
+            &m,
+            &format!("783794618700.dkr.ecr.us-west-2.amazonaws.com/pkg/x@{digest}"),
+        )
+        .unwrap();
+        assert_eq!(
+            (got.repository.as_str(), got.reference.as_str()),
+            ("pkg/x", digest.as_str())
+        );
+        assert_eq!(
+            mirrored_image(&m, "quay.io/cilium/cilium:v1").map(|i| i.repository),
+            None
+        );
+    }
+
     use serde_json::json;
 
     fn spec(v: serde_json::Value) -> ClusterSpec {
