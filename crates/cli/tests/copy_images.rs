@@ -137,26 +137,31 @@ fn copy_images_copies_a_list_and_reports_bad_input_and_failures_clearly() {
     )
     .unwrap();
     let anywhere = || Command::cargo_bin("anywhere").unwrap();
+    // `anywhere copy images --from FROM --to TO --insecure --list LIST`: (exit code, stdout, stderr).
+    let copy = |to: &str| {
+        let out = anywhere()
+            .args([
+                "copy",
+                "images",
+                "--from",
+                &from,
+                "--to",
+                to,
+                "--insecure",
+                "--list",
+            ])
+            .arg(&list)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
 
-    let out = anywhere()
-        .args([
-            "copy",
-            "images",
-            "--from",
-            &from,
-            "--to",
-            &to,
-            "--insecure",
-            "--list",
-        ])
-        .arg(&list)
-        .output()
-        .unwrap();
-    let (stdout, stderr) = (
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr),
-    );
-    assert!(out.status.success(), "{stdout}{stderr}");
+    let (code, stdout, stderr) = copy(&to);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
     assert!(stdout.contains("copied eks-anywhere/one:v1 sha256:"), "{stdout}");
     assert!(stdout.contains("copied eks-anywhere/two:v1 sha256:"), "{stdout}");
     assert!(stderr.contains("2 of 2 images copied"), "{stderr}");
@@ -172,22 +177,8 @@ fn copy_images_copies_a_list_and_reports_bad_input_and_failures_clearly() {
 
     // A missing image: the others are still copied, exit 1, the image is named.
     std::fs::write(&list, "eks-anywhere/one:v1\neks-anywhere/three:v1\n").unwrap();
-    let out = anywhere()
-        .args([
-            "copy",
-            "images",
-            "--from",
-            &from,
-            "--to",
-            &to,
-            "--insecure",
-            "--list",
-        ])
-        .arg(&list)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let (code, _, stderr) = copy(&to);
+    assert_eq!(code, Some(1), "{stderr}");
     assert!(
         stderr.contains("eks-anywhere/three:v1") && stderr.contains("not found"),
         "{stderr}"
@@ -195,22 +186,8 @@ fn copy_images_copies_a_list_and_reports_bad_input_and_failures_clearly() {
 
     // Bad lines: every one named with FILE:LINE, nothing copied, exit 2.
     std::fs::write(&list, "ok/image:v1\nBad/Name:v1\nx@sha256:123\n").unwrap();
-    let out = anywhere()
-        .args([
-            "copy",
-            "images",
-            "--from",
-            &from,
-            "--to",
-            &to,
-            "--insecure",
-            "--list",
-        ])
-        .arg(&list)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let (code, _, stderr) = copy(&to);
+    assert_eq!(code, Some(2), "{stderr}");
     let file = list.display().to_string();
     assert!(
         stderr.contains(&format!("{file}:2: ")) && stderr.contains(&format!("{file}:3: ")),
@@ -219,22 +196,8 @@ fn copy_images_copies_a_list_and_reports_bad_input_and_failures_clearly() {
 
     // An unreachable destination: exit 2 naming it.
     std::fs::write(&list, "eks-anywhere/one:v1\n").unwrap();
-    let out = anywhere()
-        .args([
-            "copy",
-            "images",
-            "--from",
-            &from,
-            "--to",
-            "127.0.0.1:1",
-            "--insecure",
-            "--list",
-        ])
-        .arg(&list)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let (code, _, stderr) = copy("127.0.0.1:1");
+    assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("destination registry 127.0.0.1:1"), "{stderr}");
 }
 
