@@ -52,6 +52,9 @@ enum Command {
     /// Check that every image the cluster will pull is in its registry mirror.
     #[command(name = "check-images")]
     CheckImages(commands::check_images::Args),
+    /// List every endpoint the cluster will contact and flag those outside the mirror, proxy and noProxy.
+    #[command(name = "check-egress")]
+    CheckEgress(commands::check_egress::Args),
     /// Copy images between registries (air-gapped mirrors), digests preserved.
     #[command(subcommand)]
     Copy(Copy),
@@ -118,6 +121,7 @@ fn main() -> ExitCode {
         Command::Metal(Metal::Timeline(args)) => commands::metal::timeline(args),
         Command::Copy(Copy::Images(args)) => commands::images::copy(args),
         Command::CheckImages(args) => commands::check_images::run(args),
+        Command::CheckEgress(args) => commands::check_egress::run(args),
     };
     match result {
         Ok(code) => code,

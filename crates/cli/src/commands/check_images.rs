@@ -49,27 +49,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
             input.name
         );
     };
-    // The Kubernetes versions the nodes run: the control plane's and each worker group's.
-    let mut versions = BTreeSet::new();
-    let mut add = |v: &str, path: String| -> Result<()> {
-        let version: KubeVersion = catalog
-            .check_kubernetes_version(v)
-            .with_context(|| format!("{}: {path}", input.name))?;
-        versions.insert(version);
-        Ok(())
-    };
-    add(
-        spec.kubernetes_version.as_deref().unwrap_or_default(),
-        "spec.kubernetesVersion".into(),
-    )?;
-    for (i, group) in spec.worker_node_group_configurations.iter().flatten().enumerate() {
-        if let Some(v) = &group.kubernetes_version {
-            add(
-                v,
-                format!("spec.workerNodeGroupConfigurations[{i}].kubernetesVersion"),
-            )?;
-        }
-    }
+    let versions = cluster_versions(spec, &catalog, &input.name)?;
     let uris: BTreeSet<&str> = catalog
         .images()
         .filter(|i| versions.contains(&i.kube_version) && !i.uri.is_empty())
@@ -147,4 +127,34 @@ pub fn run(args: Args) -> Result<ExitCode> {
         return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The Kubernetes versions the cluster's nodes run: the control plane's and each worker
+/// group's, each checked against the catalog.
+pub(crate) fn cluster_versions(
+    spec: &anywhere_api::ClusterSpec,
+    catalog: &anywhere_catalog::Catalog,
+    file: &str,
+) -> Result<BTreeSet<KubeVersion>> {
+    let mut versions = BTreeSet::new();
+    let mut add = |v: &str, path: String| -> Result<()> {
+        let version: KubeVersion = catalog
+            .check_kubernetes_version(v)
+            .with_context(|| format!("{file}: {path}"))?;
+        versions.insert(version);
+        Ok(())
+    };
+    add(
+        spec.kubernetes_version.as_deref().unwrap_or_default(),
+        "spec.kubernetesVersion".into(),
+    )?;
+    for (i, group) in spec.worker_node_group_configurations.iter().flatten().enumerate() {
+        if let Some(v) = &group.kubernetes_version {
+            add(
+                v,
+                format!("spec.workerNodeGroupConfigurations[{i}].kubernetesVersion"),
+            )?;
+        }
+    }
+    Ok(versions)
 }

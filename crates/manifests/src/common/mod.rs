@@ -35,6 +35,7 @@ pub mod aws_iam;
 pub mod bottlerocket;
 pub mod cluster;
 pub mod control_plane;
+pub mod egress;
 pub mod encryption;
 pub mod etcd;
 pub mod kube_vip;

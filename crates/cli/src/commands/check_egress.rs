@@ -1,0 +1,96 @@
+//! `anywhere check-egress -f cluster.yaml`: every endpoint the cluster will contact, and which
+//! of them would leave an air-gapped site (not the registry mirror, a proxy, `noProxy` or a
+//! private address). See docs/design/0005-egress-preflight.md for the rule.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+
+use anywhere_manifests::common::egress::{Endpoint, Purpose, endpoints};
+use anywhere_manifests::common::proxy::proxy;
+use anywhere_manifests::common::registry_mirror::registry_mirror;
+
+use super::validate::{Options, check_spec, load_catalog, print_text};
+use crate::input;
+
+/// Arguments of `anywhere check-egress`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The cluster spec file; `-` reads standard input.
+    #[arg(short = 'f', long = "filename", value_name = "FILE")]
+    filename: String,
+    /// A Bundles manifest to use instead of the embedded release catalog.
+    #[arg(long = "bundles-override", value_name = "FILE")]
+    bundles_override: Option<PathBuf>,
+}
+
+/// Prints the endpoint table; exit 0 when nothing leaves the site, 1 when something does, 2 for
+/// a bad spec.
+///
+/// # Errors
+/// A spec that cannot be read or whose registry mirror credentials are missing.
+pub fn run(args: Args) -> Result<ExitCode> {
+    let input = input::read(&args.filename)?;
+    let catalog = load_catalog(args.bundles_override.as_deref())?;
+    let options = Options::from_env()?;
+    let (outcome, set) = check_spec(&input, &catalog, &options);
+    let Some(set) = set else {
+        print_text(&outcome);
+        return Ok(ExitCode::from(2));
+    };
+    let spec = set.cluster.spec.as_ref().context("the Cluster has no spec")?;
+    let versions = super::check_images::cluster_versions(spec, &catalog, &input.name)?;
+    let mirror = registry_mirror(spec, &super::manifests::credentials_from_env()?)?;
+    let (proxies, no_proxy) = match proxy(spec, &[]) {
+        Some(p) => (vec![p.http_proxy, p.https_proxy], p.no_proxy),
+        None => (Vec::new(), Vec::new()),
+    };
+    let found = endpoints(&set, &catalog, &versions, mirror.as_ref(), &proxies, &no_proxy);
+    // One line per host and purpose: the first place that names it, and how many more do.
+    let mut grouped: BTreeMap<(bool, &str, Purpose), Vec<&Endpoint>> = BTreeMap::new();
+    for e in &found {
+        grouped
+            .entry((e.on_site, &e.host, e.purpose))
+            .or_default()
+            .push(e);
+    }
+    let mut leaving = 0;
+    for ((on_site, host, purpose), list) in &grouped {
+        let more = match list.len() {
+            1 => String::new(),
+            n => format!(" and {} more", n - 1),
+        };
+        let verdict = if *on_site {
+            "on site"
+        } else {
+            leaving += 1;
+            "LEAVES THE SITE"
+        };
+        println!(
+            "{verdict:<16} {host:<40} {purpose:<15} {}{more}",
+            list[0].origin,
+            purpose = format!("{purpose:?}")
+        );
+    }
+    if leaving > 0 {
+        eprintln!(
+            "{}: {leaving} endpoint(s) outside the registry mirror{}, proxy and noProxy: an air-gapped install would try to reach them. \
+             Mirror the images (spec.registryMirrorConfiguration and `anywhere copy images`), host OS images on site, \
+             or add site-local hosts to spec.proxyConfiguration.noProxy.",
+            input.name,
+            mirror
+                .as_ref()
+                .map(|m| format!(" ({})", m.address))
+                .unwrap_or_default()
+        );
+        return Ok(ExitCode::from(1));
+    }
+    eprintln!(
+        "{}: every endpoint stays on site ({} checked)",
+        input.name,
+        found.len()
+    );
+    Ok(ExitCode::SUCCESS)
+}
