@@ -58,6 +58,26 @@ enum Command {
     /// Copy images between registries (air-gapped mirrors), digests preserved.
     #[command(subcommand)]
     Copy(Copy),
+    /// Download a release's images into one archive to carry into an air-gapped site.
+    #[command(subcommand)]
+    Download(Download),
+    /// Push an archive's images into a registry (resumable).
+    #[command(subcommand)]
+    Import(Import),
+}
+
+#[derive(Debug, Subcommand)]
+enum Download {
+    /// Download every manifest of the release catalog into a tar.gz with a rewritten catalog.
+    Artifacts(commands::artifacts::Args),
+    /// Download images (the release catalog's, or a list) into a tar of an OCI image layout.
+    Images(commands::archive::DownloadArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum Import {
+    /// Push every image of an archive made by `download images` into a registry.
+    Images(commands::archive::ImportArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -120,6 +140,9 @@ fn main() -> ExitCode {
         Command::Metal(Metal::Serve(args)) => commands::metal::serve(args),
         Command::Metal(Metal::Timeline(args)) => commands::metal::timeline(args),
         Command::Copy(Copy::Images(args)) => commands::images::copy(args),
+        Command::Download(Download::Images(args)) => commands::archive::download(args),
+        Command::Download(Download::Artifacts(args)) => commands::artifacts::run(args),
+        Command::Import(Import::Images(args)) => commands::archive::import(args),
         Command::CheckImages(args) => commands::check_images::run(args),
         Command::CheckEgress(args) => commands::check_egress::run(args),
     };

@@ -1,4 +1,5 @@
-//! Copying images between two registries, digests preserved.
+//! Copying images from a [`Source`] to a [`Destination`] (registry to registry, registry to
+//! archive, archive to registry), digests preserved.
 //!
 //! Every blob is streamed from the source to the destination and hashed on the way. A blob is
 //! sent to the destination at most once per run: a second image needing it in the same
@@ -13,6 +14,7 @@ use serde::Deserialize;
 use tokio::sync::{OnceCell, Semaphore};
 
 use crate::client::{Manifest, Registry};
+use crate::endpoint::{BoxError, Destination, Source};
 use crate::reference::ImageRef;
 use crate::{Error, Result};
 
@@ -23,6 +25,10 @@ pub struct ImageCopy {
     pub image: String,
     /// Digest of its top manifest (the same in both registries).
     pub digest: String,
+    /// Media type of its top manifest.
+    pub media_type: String,
+    /// Size of its top manifest in bytes.
+    pub size: u64,
     /// Manifests written (more than one for an index).
     pub manifests: usize,
     /// Blobs sent over the wire.
@@ -44,11 +50,11 @@ pub struct CopyReport {
     pub failed: Vec<(String, Error)>,
 }
 
-/// Copies images from one registry to another.
+/// Copies images from a source to a destination (by default registry to registry).
 #[derive(Debug)]
-pub struct Copier {
-    source: Registry,
-    destination: Registry,
+pub struct Copier<S = Registry, D = Registry> {
+    source: S,
+    destination: D,
     transfers: Arc<Semaphore>,
     parallel: usize,
     /// Per blob digest: the first destination repository it was made present in this run.
@@ -74,16 +80,23 @@ struct ManifestBody {
     layers: Option<Vec<Descriptor>>,
 }
 
+/// The repository a blob is read from and the one it is written to.
+#[derive(Clone, Copy)]
+struct Repos<'a> {
+    from: &'a str,
+    to: &'a str,
+}
+
 enum BlobOutcome {
     Copied(u64),
     Present,
     Mounted,
 }
 
-impl Copier {
+impl<S: Source, D: Destination> Copier<S, D> {
     /// A copier from `source` to `destination`, running at most `parallel` blob transfers and
     /// images at once.
-    pub fn new(source: Registry, destination: Registry, parallel: usize) -> Copier {
+    pub fn new(source: S, destination: D, parallel: usize) -> Copier<S, D> {
         let parallel = parallel.max(1);
         Copier {
             source,
@@ -94,13 +107,14 @@ impl Copier {
         }
     }
 
+    /// The destination (e.g. to finish a download's layout).
+    pub fn destination(&self) -> &D {
+        &self.destination
+    }
+
     /// Copies every image (in parallel); a failed image does not stop the others.
     pub async fn copy_all(&self, images: &[ImageRef]) -> CopyReport {
-        let results: Vec<(String, Result<ImageCopy>)> = futures::stream::iter(images)
-            .map(|image| async move { (image.to_string(), self.copy(image).await) })
-            .buffered(self.parallel)
-            .collect()
-            .await;
+        let results: Vec<(String, Result<ImageCopy>)> = self.copy_stream(images).collect().await;
         let mut report = CopyReport::default();
         for (image, result) in results {
             match result {
@@ -111,33 +125,71 @@ impl Copier {
         report
     }
 
+    /// Copies every image (in parallel), yielding each outcome in list order as it completes,
+    /// for progress output.
+    pub fn copy_stream<'a>(
+        &'a self,
+        images: &'a [ImageRef],
+    ) -> impl futures::Stream<Item = (String, Result<ImageCopy>)> + 'a {
+        futures::stream::iter(images)
+            .map(move |image| async move { (image.to_string(), self.copy(image).await) })
+            .buffered(self.parallel)
+    }
+
+    /// [`Copier::copy_stream`] for images written under another name: each pair is (source
+    /// image, destination image), e.g. to push into a namespace of the destination.
+    pub fn copy_stream_as<'a>(
+        &'a self,
+        images: &'a [(ImageRef, ImageRef)],
+    ) -> impl futures::Stream<Item = (String, Result<ImageCopy>)> + 'a {
+        futures::stream::iter(images)
+            .map(move |(from, to)| async move { (to.to_string(), self.copy_as(from, to).await) })
+            .buffered(self.parallel)
+    }
+
     /// Copies one image (with every image of an index) and tags it as listed.
     ///
     /// # Errors
     /// The first error of a manifest or blob of the image; the listed tag is written last, so a
     /// failed copy never leaves a tag pointing at incomplete content.
     pub async fn copy(&self, image: &ImageRef) -> Result<ImageCopy> {
-        let repository = &image.repository;
-        let top = self.source.manifest(repository, &image.reference).await?;
+        self.copy_as(image, image).await
+    }
+
+    /// Copies the image `from` of the source to `to` of the destination (same reference kind:
+    /// a tag is written as `to`'s tag).
+    ///
+    /// # Errors
+    /// As [`Copier::copy`].
+    pub async fn copy_as(&self, from: &ImageRef, to: &ImageRef) -> Result<ImageCopy> {
+        let image = to;
+        let repos = Repos {
+            from: &from.repository,
+            to: &to.repository,
+        };
+        let repository = &to.repository;
+        let top = self.source.manifest(repos.from, &from.reference).await?;
         let mut report = ImageCopy {
             image: image.to_string(),
             digest: top.digest.clone(),
+            media_type: top.media_type.clone(),
+            size: top.bytes.len() as u64,
             ..ImageCopy::default()
         };
-        let what = format!("{}/{image}", self.source.host());
+        let what = format!("{}/{from}", self.source.name());
         let body = parse(&top, &what)?;
         if let Some(children) = &body.manifests {
             for child in children {
-                let manifest = self.source.manifest(repository, &child.digest).await?;
+                let manifest = self.source.manifest(repos.from, &child.digest).await?;
                 let child_body = parse(&manifest, &format!("{what} ({})", child.digest))?;
-                self.copy_blobs(repository, &child_body, &mut report).await?;
+                self.copy_blobs(repos, &child_body, &mut report).await?;
                 self.destination
                     .put_manifest(repository, &child.digest, &manifest)
                     .await?;
                 report.manifests += 1;
             }
         } else {
-            self.copy_blobs(repository, &body, &mut report).await?;
+            self.copy_blobs(repos, &body, &mut report).await?;
         }
         if !image.is_digest() {
             // By digest first, so the content is addressable even if tagging is refused.
@@ -152,10 +204,10 @@ impl Copier {
         Ok(report)
     }
 
-    async fn copy_blobs(&self, repository: &str, body: &ManifestBody, report: &mut ImageCopy) -> Result<()> {
+    async fn copy_blobs(&self, repos: Repos<'_>, body: &ManifestBody, report: &mut ImageCopy) -> Result<()> {
         let blobs: Vec<&Descriptor> = body.config.iter().chain(body.layers.iter().flatten()).collect();
         let outcomes: Vec<BlobOutcome> = futures::stream::iter(blobs)
-            .map(|blob| self.copy_blob(repository, &blob.digest, blob.size))
+            .map(|blob| self.copy_blob(repos, &blob.digest, blob.size))
             .buffer_unordered(self.parallel)
             .try_collect()
             .await?;
@@ -172,7 +224,8 @@ impl Copier {
         Ok(())
     }
 
-    async fn copy_blob(&self, repository: &str, digest: &str, size: Option<u64>) -> Result<BlobOutcome> {
+    async fn copy_blob(&self, repos: Repos<'_>, digest: &str, size: Option<u64>) -> Result<BlobOutcome> {
+        let repository = repos.to;
         let cell = {
             let mut blobs = self.blobs.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
             blobs.entry(digest.to_string()).or_default().clone()
@@ -180,7 +233,7 @@ impl Copier {
         let mut outcome = None;
         let home = cell
             .get_or_try_init(|| async {
-                outcome = Some(self.make_present(repository, digest, size).await?);
+                outcome = Some(self.make_present(repos, digest, size).await?);
                 Ok::<_, Error>(repository.to_string())
             })
             .await?;
@@ -193,29 +246,26 @@ impl Copier {
         if self.destination.mount_blob(repository, digest, home).await? {
             return Ok(BlobOutcome::Mounted);
         }
-        self.transfer(repository, digest, size)
-            .await
-            .map(BlobOutcome::Copied)
+        self.transfer(repos, digest, size).await.map(BlobOutcome::Copied)
     }
 
     /// The first time a run needs `digest`: skip it when present, else send it.
-    async fn make_present(&self, repository: &str, digest: &str, size: Option<u64>) -> Result<BlobOutcome> {
-        if self.destination.has_blob(repository, digest).await? {
+    async fn make_present(&self, repos: Repos<'_>, digest: &str, size: Option<u64>) -> Result<BlobOutcome> {
+        if self.destination.has_blob(repos.to, digest).await? {
             return Ok(BlobOutcome::Present);
         }
-        self.transfer(repository, digest, size)
-            .await
-            .map(BlobOutcome::Copied)
+        self.transfer(repos, digest, size).await.map(BlobOutcome::Copied)
     }
 
     /// Streams one blob from the source into the destination, hashing it on the way.
-    async fn transfer(&self, repository: &str, digest: &str, size: Option<u64>) -> Result<u64> {
+    async fn transfer(&self, repos: Repos<'_>, digest: &str, size: Option<u64>) -> Result<u64> {
+        let repository = repos.from;
         let _permit = self.transfers.acquire().await.map_err(|_| Error::Transport {
-            registry: self.destination.host().to_string(),
+            registry: self.destination.name().to_string(),
             operation: "copy".into(),
             message: "copy cancelled".into(),
         })?;
-        let stream = self.source.blob(repository, digest).await?;
+        let stream = self.source.blob(repos.from, digest).await?;
         let hasher = Arc::new(Mutex::new(<sha2::Sha256 as sha2::Digest>::new()));
         let counted = Arc::new(AtomicU64::new(0));
         let (h, c) = (hasher.clone(), counted.clone());
@@ -224,10 +274,8 @@ impl Copier {
             h.lock().unwrap_or_else(|p| p.into_inner()).update(chunk);
             c.fetch_add(chunk.len() as u64, Ordering::Relaxed);
         });
-        let result = self
-            .destination
-            .upload_blob(repository, digest, size, reqwest::Body::wrap_stream(hashed))
-            .await;
+        let hashed: crate::endpoint::BlobStream = Box::pin(hashed.map_err(|e: BoxError| e));
+        let result = self.destination.put_blob(repos.to, digest, size, hashed).await;
         let actual = {
             use sha2::Digest;
             let hasher = std::mem::take(&mut *hasher.lock().unwrap_or_else(|p| p.into_inner()));
@@ -235,7 +283,7 @@ impl Copier {
         };
         if actual != digest && counted.load(Ordering::Relaxed) == size.unwrap_or(u64::MAX) {
             return Err(Error::DigestMismatch {
-                what: format!("{}/{repository} blob", self.source.host()),
+                what: format!("{}/{repository} blob", self.source.name()),
                 expected: digest.to_string(),
                 actual,
             });
@@ -243,7 +291,7 @@ impl Copier {
         result?;
         if actual != digest {
             return Err(Error::DigestMismatch {
-                what: format!("{}/{repository} blob", self.source.host()),
+                what: format!("{}/{repository} blob", self.source.name()),
                 expected: digest.to_string(),
                 actual,
             });

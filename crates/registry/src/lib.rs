@@ -14,17 +14,26 @@
 //! back to plain HTTP, for lab registries only. Passwords never appear in `Debug` output, logs
 //! or errors.
 //!
+//! Archives (`anywhere download images`, `anywhere import images`): an OCI image layout in one
+//! tar file; a download fills a staging layout directory and packs it, an import streams blobs
+//! out of the tar without unpacking it. See [`Archive`].
+//!
 //! It must not: know the cluster spec or the release catalog (callers turn them into image
-//! lists), or touch the local filesystem except to read a CA file.
+//! lists), or touch the local filesystem except to read a CA file and the archive and staging
+//! directory it is given.
 #![warn(missing_docs)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
+mod archive;
 mod client;
 mod copy;
+mod endpoint;
 mod reference;
 
+pub use archive::{Archive, ArchivedImage, Contents, IMAGE_NAME, LayoutDir, REF_NAME, pack};
 pub use client::{ClientConfig, Manifest, Registry};
 pub use copy::{Copier, CopyReport, ImageCopy};
+pub use endpoint::{BlobStream, BoxError, Destination, Source};
 pub use reference::{ImageRef, parse_list};
 
 /// Errors of registry operations. None carries a password.
@@ -90,6 +99,14 @@ pub enum Error {
     #[error("{what}: {message}")]
     BadManifest {
         /// Which manifest.
+        what: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// An image archive (or its staging directory) cannot be read or written.
+    #[error("{what}: {message}")]
+    Archive {
+        /// The file.
         what: String,
         /// What is wrong.
         message: String,

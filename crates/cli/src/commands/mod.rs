@@ -1,5 +1,7 @@
 //! One module per command. Each maps its arguments to library calls and prints the result.
 
+pub mod archive;
+pub mod artifacts;
 pub mod check_egress;
 pub mod check_images;
 pub mod conformance;
