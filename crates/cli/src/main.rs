@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand};
 
 mod commands;
 mod input;
+mod management;
 
 /// Run and manage Kubernetes clusters on your own hardware and at the edge.
 ///
@@ -58,12 +59,77 @@ enum Command {
     /// Copy images between registries (air-gapped mirrors), digests preserved.
     #[command(subcommand)]
     Copy(Copy),
+    /// Create a cluster (a management cluster, or a workload cluster with --kubeconfig).
+    #[command(subcommand)]
+    Create(Create),
+    /// Upgrade a cluster to a new spec, or show what an upgrade would do.
+    #[command(subcommand)]
+    Upgrade(Upgrade),
+    /// Delete a cluster.
+    #[command(subcommand)]
+    Delete(Delete),
+    /// Run the cluster controller against a management cluster until stopped.
+    Controller(commands::controller::Args),
+    /// Pause reconciliation of a cluster (an upgrade in progress waits).
+    #[command(subcommand)]
+    Pause(Pause),
+    /// Resume reconciliation of a paused cluster.
+    #[command(subcommand)]
+    Resume(Resume),
     /// Download a release's images into one archive to carry into an air-gapped site.
     #[command(subcommand)]
     Download(Download),
     /// Push an archive's images into a registry (resumable).
     #[command(subcommand)]
     Import(Import),
+}
+
+#[derive(Debug, Subcommand)]
+enum Create {
+    /// Create a cluster from a spec file; re-running after an interruption resumes.
+    Cluster(commands::cluster::SpecArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum Upgrade {
+    /// Upgrade a cluster to the spec file; re-running after an interruption resumes.
+    Cluster(commands::cluster::SpecArgs),
+    /// Show what an upgrade would change.
+    #[command(subcommand)]
+    Plan(UpgradePlan),
+}
+
+#[derive(Debug, Subcommand)]
+enum UpgradePlan {
+    /// Which objects change, which machines roll in which order, and how long it should take.
+    Cluster(PlanArgs),
+}
+
+#[derive(Debug, Args)]
+struct PlanArgs {
+    #[command(flatten)]
+    spec: commands::cluster::SpecArgs,
+    /// Output format.
+    #[arg(short = 'o', long = "output", default_value = "text", value_parser = ["text", "json"])]
+    output: String,
+}
+
+#[derive(Debug, Subcommand)]
+enum Delete {
+    /// Delete a cluster by name (its folder ./NAME) or by spec file.
+    Cluster(commands::cluster::DeleteArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum Pause {
+    /// Pause a cluster's reconciliation.
+    Cluster(commands::cluster::NameArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum Resume {
+    /// Resume a paused cluster's reconciliation.
+    Cluster(commands::cluster::NameArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -140,6 +206,15 @@ fn main() -> ExitCode {
         Command::Metal(Metal::Serve(args)) => commands::metal::serve(args),
         Command::Metal(Metal::Timeline(args)) => commands::metal::timeline(args),
         Command::Copy(Copy::Images(args)) => commands::images::copy(args),
+        Command::Create(Create::Cluster(args)) => commands::cluster::create(args),
+        Command::Upgrade(Upgrade::Cluster(args)) => commands::cluster::upgrade(args),
+        Command::Upgrade(Upgrade::Plan(UpgradePlan::Cluster(args))) => {
+            commands::cluster::plan(args.spec, args.output == "json")
+        }
+        Command::Delete(Delete::Cluster(args)) => commands::cluster::delete(args),
+        Command::Controller(args) => commands::controller::run(args),
+        Command::Pause(Pause::Cluster(args)) => commands::cluster::pause(args, true),
+        Command::Resume(Resume::Cluster(args)) => commands::cluster::pause(args, false),
         Command::Download(Download::Images(args)) => commands::archive::download(args),
         Command::Download(Download::Artifacts(args)) => commands::artifacts::run(args),
         Command::Import(Import::Images(args)) => commands::archive::import(args),

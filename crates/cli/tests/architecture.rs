@@ -105,3 +105,32 @@ fn pure_crates_do_no_file_or_environment_io() {
         }
     }
 }
+
+#[test]
+fn the_engine_does_not_depend_on_its_test_ground() {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let out = Command::new(&cargo)
+        .args([
+            "tree",
+            "-p",
+            "anywhere-engine",
+            "-e",
+            "normal",
+            "--prefix",
+            "none",
+            "--offline",
+            "--locked",
+        ])
+        .current_dir(&root)
+        .output()
+        .expect("cargo tree runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    for forbidden in ["anywhere-apiserver", "anywhere-capi-sim"] {
+        assert!(
+            !text.lines().any(|l| l.starts_with(forbidden)),
+            "anywhere-engine depends on {forbidden}: the simulated plane is for tests, benchmarks and --simulate only"
+        );
+    }
+}

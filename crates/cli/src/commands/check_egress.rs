@@ -40,14 +40,46 @@ pub fn run(args: Args) -> Result<ExitCode> {
         print_text(&outcome);
         return Ok(ExitCode::from(2));
     };
+    let report = check(&set, &catalog, &input.name)?;
+    for line in &report.lines {
+        println!("{line}");
+    }
+    if report.leaving > 0 {
+        eprintln!("{}", report.summary);
+        return Ok(ExitCode::from(1));
+    }
+    eprintln!("{}", report.summary);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What [`check`] found.
+pub(crate) struct Report {
+    /// One line per host and purpose.
+    pub lines: Vec<String>,
+    /// Hosts outside the site.
+    pub leaving: usize,
+    /// The verdict.
+    pub summary: String,
+}
+
+/// The egress check of a validated spec (also the create and upgrade preflight of clusters
+/// with a registry mirror).
+///
+/// # Errors
+/// Missing mirror credentials or a version missing from the catalog.
+pub(crate) fn check(
+    set: &anywhere_api::ConfigSet,
+    catalog: &anywhere_catalog::Catalog,
+    file: &str,
+) -> Result<Report> {
     let spec = set.cluster.spec.as_ref().context("the Cluster has no spec")?;
-    let versions = super::check_images::cluster_versions(spec, &catalog, &input.name)?;
+    let versions = super::check_images::cluster_versions(spec, catalog, file)?;
     let mirror = registry_mirror(spec, &super::manifests::credentials_from_env()?)?;
     let (proxies, no_proxy) = match proxy(spec, &[]) {
         Some(p) => (vec![p.http_proxy, p.https_proxy], p.no_proxy),
         None => (Vec::new(), Vec::new()),
     };
-    let found = endpoints(&set, &catalog, &versions, mirror.as_ref(), &proxies, &no_proxy);
+    let found = endpoints(set, catalog, &versions, mirror.as_ref(), &proxies, &no_proxy);
     // One line per host and purpose: the first place that names it, and how many more do.
     let mut grouped: BTreeMap<(bool, &str, Purpose), Vec<&Endpoint>> = BTreeMap::new();
     for e in &found {
@@ -57,6 +89,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
             .push(e);
     }
     let mut leaving = 0;
+    let mut lines = Vec::new();
     for ((on_site, host, purpose), list) in &grouped {
         let more = match list.len() {
             1 => String::new(),
@@ -68,29 +101,29 @@ pub fn run(args: Args) -> Result<ExitCode> {
             leaving += 1;
             "LEAVES THE SITE"
         };
-        println!(
+        lines.push(format!(
             "{verdict:<16} {host:<40} {purpose:<15} {}{more}",
             list[0].origin,
             purpose = format!("{purpose:?}")
-        );
+        ));
     }
-    if leaving > 0 {
-        eprintln!(
+    let summary = if leaving > 0 {
+        format!(
             "{}: {leaving} endpoint(s) outside the registry mirror{}, proxy and noProxy: an air-gapped install would try to reach them. \
              Mirror the images (spec.registryMirrorConfiguration and `anywhere copy images`), host OS images on site, \
              or add site-local hosts to spec.proxyConfiguration.noProxy.",
-            input.name,
+            file,
             mirror
                 .as_ref()
                 .map(|m| format!(" ({})", m.address))
                 .unwrap_or_default()
-        );
-        return Ok(ExitCode::from(1));
-    }
-    eprintln!(
-        "{}: every endpoint stays on site ({} checked)",
-        input.name,
-        found.len()
-    );
-    Ok(ExitCode::SUCCESS)
+        )
+    } else {
+        format!("{file}: every endpoint stays on site ({} checked)", found.len())
+    };
+    Ok(Report {
+        lines,
+        leaving,
+        summary,
+    })
 }

@@ -40,16 +40,52 @@ pub fn run(args: Args) -> Result<ExitCode> {
         print_text(&outcome);
         return Ok(ExitCode::from(2));
     };
-    let spec = set.cluster.spec.as_ref().context("the Cluster has no spec")?;
-    let credentials = super::manifests::credentials_from_env()?;
-    let Some(mirror) = registry_mirror(spec, &credentials)? else {
+    let Some(report) = check(&set, &catalog, &input.name)? else {
         bail!(
             "{}: spec.registryMirrorConfiguration is not set: check-images verifies the images in the \
              cluster's registry mirror; add registryMirrorConfiguration (endpoint, port) to the Cluster",
             input.name
         );
     };
-    let versions = cluster_versions(spec, &catalog, &input.name)?;
+    for line in &report.lines {
+        println!("{line}");
+    }
+    eprintln!("{}", report.summary);
+    if report.missing > 0 {
+        eprintln!("{}", report.hint);
+        return Ok(ExitCode::from(1));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What [`check`] found.
+pub(crate) struct Report {
+    /// One line per missing or unmirrored image.
+    pub lines: Vec<String>,
+    /// How many images are missing.
+    pub missing: usize,
+    /// `N of M images ... are in the mirror ...`.
+    pub summary: String,
+    /// How to fix it.
+    pub hint: String,
+}
+
+/// Checks the mirror of a validated spec; `None` when it has no registry mirror. Also the
+/// create and upgrade preflight.
+///
+/// # Errors
+/// Missing mirror credentials or an unreachable mirror.
+pub(crate) fn check(
+    set: &anywhere_api::ConfigSet,
+    catalog: &anywhere_catalog::Catalog,
+    file: &str,
+) -> Result<Option<Report>> {
+    let spec = set.cluster.spec.as_ref().context("the Cluster has no spec")?;
+    let credentials = super::manifests::credentials_from_env()?;
+    let Some(mirror) = registry_mirror(spec, &credentials)? else {
+        return Ok(None);
+    };
+    let versions = cluster_versions(spec, catalog, file)?;
     let uris: BTreeSet<&str> = catalog
         .images()
         .filter(|i| versions.contains(&i.kube_version) && !i.uri.is_empty())
@@ -93,6 +129,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         anyhow::Ok(results)
     })?;
     let mut missing = 0;
+    let mut lines = Vec::new();
     for (uri, m, result) in &results {
         let location =
             format!("{}/{}:{}", m.address, m.repository, m.reference).replace(":sha256:", "@sha256:");
@@ -100,33 +137,35 @@ pub fn run(args: Args) -> Result<ExitCode> {
             Ok(true) => {}
             Ok(false) => {
                 missing += 1;
-                println!("missing  {location}  (for {uri})");
+                lines.push(format!("missing  {location}  (for {uri})"));
             }
             Err(e) => bail!("registry mirror {}: checking {location}: {e}", mirror.address),
         }
     }
     for uri in &unmirrored {
         missing += 1;
-        println!(
+        lines.push(format!(
             "not mirrored  {uri}  (its registry has no ociNamespaces entry: nodes would pull it from the internet)"
-        );
+        ));
     }
     let shown: Vec<String> = versions.iter().map(ToString::to_string).collect();
-    eprintln!(
+    let summary = format!(
         "{} of {} images for Kubernetes {} are in the mirror {}",
         results.len() - (missing - unmirrored.len()),
         uris.len(),
         shown.join(", "),
         mirror.address
     );
-    if missing > 0 {
-        eprintln!(
-            "copy them with `anywhere copy images --from <source> --to {}` before creating or upgrading",
-            mirror.address
-        );
-        return Ok(ExitCode::from(1));
-    }
-    Ok(ExitCode::SUCCESS)
+    let hint = format!(
+        "copy them with `anywhere copy images --from <source> --to {}` before creating or upgrading",
+        mirror.address
+    );
+    Ok(Some(Report {
+        lines,
+        missing,
+        summary,
+        hint,
+    }))
 }
 
 /// The Kubernetes versions the cluster's nodes run: the control plane's and each worker

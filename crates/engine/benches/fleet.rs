@@ -1,0 +1,191 @@
+//! Fleet benchmark: one management plane (the in-memory API server, the Cluster API simulator
+//! and the anywhere controller over real HTTP through kube-rs) creating N workload clusters at
+//! once, as GitOps or Terraform would by applying N Cluster specs. Reports the time until all N
+//! are Ready, the controller's reconciles and the process's peak memory, per N, each N in a fresh
+//! process so peaks do not mix.
+//!
+//! `cargo bench -p anywhere-engine --bench fleet` (sizes: `FLEET_SIZES=100,1000,10000`).
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anywhere_apiserver::{CreateRequest, Gvr, ListRequest, Store, StoreOptions, WriteOptions};
+use anywhere_engine::controller::{self, FIELD_MANAGER};
+use serde_json::{Value, json};
+
+fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(0.0)
+}
+
+fn cluster(i: usize) -> (Value, Value) {
+    let name = format!("fleet-{i:05}");
+    (
+        json!({"apiVersion": "anywhere.eks.amazonaws.com/v1alpha1", "kind": "Cluster",
+            "metadata": {"name": name, "namespace": "default"},
+            "spec": {
+                "clusterNetwork": {"cniConfig": {"cilium": {}},
+                    "pods": {"cidrBlocks": ["192.168.0.0/16"]}, "services": {"cidrBlocks": ["10.96.0.0/12"]}},
+                "controlPlaneConfiguration": {"count": 1},
+                "datacenterRef": {"kind": "DockerDatacenterConfig", "name": name},
+                "kubernetesVersion": "1.35",
+                "managementCluster": {"name": name},
+                "workerNodeGroupConfigurations": [{"count": 1, "name": "md-0"}]}}),
+        json!({"apiVersion": "anywhere.eks.amazonaws.com/v1alpha1", "kind": "DockerDatacenterConfig",
+            "metadata": {"name": name, "namespace": "default"}, "spec": {}}),
+    )
+}
+
+async fn one(n: usize) -> String {
+    // Watch history per kind: the default (4096 events) keeps thousands of old copies of large
+    // objects such as KubeadmControlPlanes; a fleet needs less.
+    let history = std::env::var("FLEET_HISTORY")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1024);
+    let store = Store::with_options(StoreOptions {
+        history_per_kind: history,
+        ..StoreOptions::default()
+    });
+    for crd in anywhere_engine::crds::all() {
+        store.register_crd(crd).unwrap();
+    }
+    anywhere_capi_sim::register_crds(&store).unwrap();
+    let server = anywhere_apiserver::serve_local(store.clone()).await.unwrap();
+    let speed: f64 = std::env::var("FLEET_SPEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(100.0);
+    let sim = anywhere_capi_sim::Simulator::start(
+        store.clone(),
+        anywhere_capi_sim::Options {
+            timeline: false,
+            static_pods: false,
+            ..anywhere_capi_sim::Options::with_speed(speed)
+        },
+    )
+    .await
+    .unwrap();
+    let client = kube::Client::try_from(kube::Config::new(server.url().parse().unwrap())).unwrap();
+    let options = controller::Options {
+        catalog: Arc::new(anywhere_catalog::Catalog::embedded().clone()),
+        credentials: anywhere_manifests::Credentials::default(),
+        poll: Duration::from_secs(2),
+        concurrency: 32,
+    };
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let (stats_tx, stats_rx) = tokio::sync::oneshot::channel();
+    let controller = tokio::spawn(controller::run(
+        anywhere_engine::Kube::new(client, FIELD_MANAGER),
+        options,
+        async move {
+            let _ = stop_rx.await;
+        },
+        Some(stats_tx),
+    ));
+    let stats = stats_rx.await.unwrap();
+    let started = Instant::now();
+    for i in 0..n {
+        let (c, dc) = cluster(i);
+        for (resource, object) in [("dockerdatacenterconfigs", dc), ("clusters", c)] {
+            store
+                .create(CreateRequest {
+                    gvr: Gvr::new("anywhere.eks.amazonaws.com", "v1alpha1", resource),
+                    namespace: Some("default".into()),
+                    object,
+                    options: WriteOptions::default(),
+                })
+                .unwrap();
+        }
+    }
+    let applied = started.elapsed();
+    let limit = Duration::from_secs(
+        std::env::var("FLEET_LIMIT_SECS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(1800),
+    );
+    let ready = loop {
+        let list = store
+            .list(&ListRequest {
+                gvr: Gvr::new("anywhere.eks.amazonaws.com", "v1alpha1", "clusters"),
+                namespace: Some("default".into()),
+                ..ListRequest::default()
+            })
+            .unwrap();
+        let ready = list
+            .items
+            .iter()
+            .filter(|c| {
+                c["status"]["conditions"]
+                    .as_array()
+                    .is_some_and(|cs| cs.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"))
+            })
+            .count();
+        if ready == n || started.elapsed() > limit {
+            break ready;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    let took = started.elapsed();
+    let line = format!(
+        "{{\"n\": {n}, \"ready\": {ready}, \"applied_s\": {:.2}, \"all_ready_s\": {:.2}, \"reconciles\": {}, \"peak_rss_mb\": {:.0}, \"requests\": {}}}",
+        applied.as_secs_f64(),
+        took.as_secs_f64(),
+        stats.reconciles(),
+        peak_rss_mb(),
+        server.counters().requests()
+    );
+    let _ = stop_tx.send(());
+    let _ = tokio::time::timeout(Duration::from_secs(5), controller).await;
+    sim.stop().await;
+    line
+}
+
+fn main() {
+    if let Ok(n) = std::env::var("FLEET_CHILD_N") {
+        let n: usize = n.parse().unwrap();
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        println!("{}", rt.block_on(one(n)));
+        return;
+    }
+    let sizes = std::env::var("FLEET_SIZES").unwrap_or_else(|_| "100,1000".into());
+    println!(
+        "| clusters | all Ready (s) | s per cluster | reconciles | API requests | peak RSS (MB) | MB per cluster |"
+    );
+    println!("|---:|---:|---:|---:|---:|---:|---:|");
+    for n in sizes.split(',').filter_map(|s| s.trim().parse::<usize>().ok()) {
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .env("FLEET_CHILD_N", n.to_string())
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        let Some(line) = text.lines().find(|l| l.starts_with('{')) else {
+            eprintln!("N={n}: no result: {}", String::from_utf8_lossy(&out.stderr));
+            continue;
+        };
+        let v: Value = serde_json::from_str(line).unwrap();
+        let secs = v["all_ready_s"].as_f64().unwrap();
+        let rss = v["peak_rss_mb"].as_f64().unwrap();
+        println!(
+            "| {n} ({} Ready) | {secs:.1} | {:.4} | {} | {} | {rss:.0} | {:.3} |",
+            v["ready"],
+            secs / n as f64,
+            v["reconciles"],
+            v["requests"],
+            rss / n as f64
+        );
+    }
+}
