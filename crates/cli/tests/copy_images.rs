@@ -173,3 +173,57 @@ fn check_images_lists_what_the_mirror_lacks_and_passes_once_it_is_there() {
         "{stderr}"
     );
 }
+
+#[test]
+fn create_refuses_a_cluster_whose_mirror_lacks_images_before_applying_anything() {
+    if !peers_available() {
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    let (_mirror, host) = registry();
+    let (address, port) = host.split_once(':').unwrap();
+    let quickstart =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/quickstart.yaml"))
+            .unwrap();
+    let spec = quickstart.replacen(
+        "  kubernetesVersion:",
+        &format!(
+            "  registryMirrorConfiguration:\n    endpoint: {address}\n    port: \"{port}\"\n    insecureSkipVerify: true\n  kubernetesVersion:"
+        ),
+        1,
+    );
+    let file = work.path().join("cluster.yaml");
+    std::fs::write(&file, spec).unwrap();
+    let create = |extra: &[&str]| {
+        let out = Command::cargo_bin("anywhere")
+            .unwrap()
+            .current_dir(work.path())
+            .env("ANYWHERE_SIMULATE_SPEED", "50")
+            .args(["create", "cluster", "-f"])
+            .arg(&file)
+            .arg("--simulate")
+            .args(extra)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    // The empty mirror: the preflight lists what is missing and nothing is created.
+    let (code, stderr) = create(&[]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("preflight: check-images") && stderr.contains("missing  "),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("preflight failed: nothing was applied"),
+        "{stderr}"
+    );
+    assert!(!work.path().join("quickstart").exists());
+    // Skipping the checks (e.g. a mirror filled later): the create goes ahead.
+    let (code, stderr) = create(&["--skip-validations", "check-images,check-egress"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.contains("cluster quickstart created"), "{stderr}");
+}
