@@ -163,8 +163,8 @@ fn lifecycle(provider: &str, etcd: usize) {
         assert!(versions.iter().all(|v| v.starts_with("v1.35")), "{versions:?}");
     }
 
-    // Plan, then upgrade the minor version and scale workers up.
-    let v2 = spec(dir, provider, &name, "1.36", 2);
+    // Plan, then upgrade the minor version (EKS-A refuses scaling in the same change).
+    let v2 = spec(dir, provider, &name, "1.36", 1);
     let plan = ok(&run(
         dir,
         &[
@@ -203,11 +203,18 @@ fn lifecycle(provider: &str, etcd: usize) {
         let s = store(dir, &name);
         assert!(ready(&s, &name));
         let (counts, versions) = census(&s);
-        assert_eq!(counts, (1, 2, etcd), "{provider} after upgrade");
+        assert_eq!(counts, (1, 1, etcd), "{provider} after upgrade");
         assert!(versions.iter().all(|v| v.starts_with("v1.36")), "{versions:?}");
     }
 
-    // Scale down.
+    // Scale workers up, then down.
+    let up = spec(dir, provider, &name, "1.36", 2);
+    ok(&run(dir, &["upgrade", "cluster", "-f", up.to_str().unwrap()]));
+    assert_eq!(
+        census(&store(dir, &name)).0,
+        (1, 2, etcd),
+        "{provider} after scale up"
+    );
     let v3 = spec(dir, provider, &name, "1.36", 1);
     ok(&run(dir, &["upgrade", "cluster", "-f", v3.to_str().unwrap()]));
     {
