@@ -24,27 +24,8 @@ const CORE: &[&str] = &[
 
 #[test]
 fn pure_crates_depend_on_no_runtime_or_client() {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     for core in CORE {
-        // Normal dependencies, transitively, for this platform (what ships in the binary).
-        let out = Command::new(&cargo)
-            .args([
-                "tree",
-                "-p",
-                core,
-                "-e",
-                "normal",
-                "--prefix",
-                "none",
-                "--offline",
-                "--locked",
-            ])
-            .current_dir(&root)
-            .output()
-            .expect("cargo tree runs");
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        let names: BTreeSet<String> = String::from_utf8_lossy(&out.stdout)
+        let names: BTreeSet<String> = normal_dependencies(core)
             .lines()
             .filter_map(|l| l.split_whitespace().next().map(str::to_string))
             .collect();
@@ -106,15 +87,16 @@ fn pure_crates_do_no_file_or_environment_io() {
     }
 }
 
-#[test]
-fn the_engine_does_not_depend_on_its_test_ground() {
+/// `cargo tree` of a package's normal dependencies, transitively, for this platform (what ships
+/// in the binary), one package per line.
+fn normal_dependencies(package: &str) -> String {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let out = Command::new(&cargo)
         .args([
             "tree",
             "-p",
-            "anywhere-engine",
+            package,
             "-e",
             "normal",
             "--prefix",
@@ -126,7 +108,12 @@ fn the_engine_does_not_depend_on_its_test_ground() {
         .output()
         .expect("cargo tree runs");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let text = String::from_utf8_lossy(&out.stdout);
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn the_engine_does_not_depend_on_its_test_ground() {
+    let text = normal_dependencies("anywhere-engine");
     for forbidden in ["anywhere-apiserver", "anywhere-capi-sim"] {
         assert!(
             !text.lines().any(|l| l.starts_with(forbidden)),

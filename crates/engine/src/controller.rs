@@ -85,6 +85,9 @@ impl std::fmt::Debug for Options {
     }
 }
 
+/// Whether a machine failed, and one line per machine problem.
+type MachineProblems = (bool, Vec<String>);
+
 /// Digest of a phase's objects and when they were applied.
 type Applied = (u64, std::time::Instant);
 
@@ -98,6 +101,11 @@ struct Context {
     /// objects did not change is not re-applied for [`REAPPLY_AFTER`], which keeps a converged
     /// fleet quiet; after that it is applied again, which repairs drift.
     applied: Mutex<HashMap<(String, &'static str), Applied>>,
+    /// Per cluster: the MachineDeployments wanted when a list last found none to remove.
+    pruned: Mutex<HashMap<String, BTreeSet<String>>>,
+    /// Per cluster: waiting passes so far and the machine problems last seen (machines are
+    /// inspected on some passes only; the others reuse what was seen).
+    waits: Mutex<HashMap<String, (u32, MachineProblems)>>,
     reconciles: std::sync::atomic::AtomicU64,
 }
 
@@ -147,6 +155,8 @@ pub async fn run(
         options: options.clone(),
         workload: Mutex::new(HashMap::new()),
         applied: Mutex::new(HashMap::new()),
+        pruned: Mutex::new(HashMap::new()),
+        waits: Mutex::new(HashMap::new()),
         reconciles: std::sync::atomic::AtomicU64::new(0),
     });
     if let Some(tx) = stats {
@@ -213,6 +223,8 @@ pub async fn reconcile_once(
         options: options.clone(),
         workload: Mutex::new(HashMap::new()),
         applied: Mutex::new(HashMap::new()),
+        pruned: Mutex::new(HashMap::new()),
+        waits: Mutex::new(HashMap::new()),
         reconciles: std::sync::atomic::AtomicU64::new(0),
     };
     let Some(cluster) = kube
@@ -440,11 +452,16 @@ async fn read_spec(
     Ok(Ok(objects))
 }
 
+/// What the cluster has now. `deployments`: the MachineDeployments to read by name (the
+/// controller's fast path: a label-selected list scans every MachineDeployment of the
+/// management cluster, which grows with the fleet), or `None` to list them all (the upgrade plan,
+/// which must also see removed groups).
 pub(crate) async fn existing(
     kube: &Kube,
     name: &str,
     namespace: &str,
     desired_kinds: &[(String, String)],
+    deployments: Option<&[String]>,
 ) -> Result<Existing, KubeError> {
     let kcp = kube
         .get(
@@ -464,18 +481,38 @@ pub(crate) async fn existing(
         )
         .await?
         .map(|o| to_value(&o));
-    let selector = format!("{LABEL_CLUSTER}={name},{LABEL_NAMESPACE}={namespace}");
-    let deployments: Vec<Value> = kube
-        .list(
-            "cluster.x-k8s.io/v1beta2",
-            "MachineDeployment",
-            Some(CAPI_NAMESPACE),
-            &selector,
-        )
-        .await?
-        .iter()
-        .map(to_value)
-        .collect();
+    let deployments: Vec<Value> = match deployments {
+        Some(names) => {
+            let mut found = Vec::new();
+            for md in names {
+                if let Some(o) = kube
+                    .get(
+                        "cluster.x-k8s.io/v1beta2",
+                        "MachineDeployment",
+                        Some(CAPI_NAMESPACE),
+                        md,
+                    )
+                    .await?
+                {
+                    found.push(to_value(&o));
+                }
+            }
+            found
+        }
+        None => {
+            let selector = format!("{LABEL_CLUSTER}={name},{LABEL_NAMESPACE}={namespace}");
+            kube.list(
+                "cluster.x-k8s.io/v1beta2",
+                "MachineDeployment",
+                Some(CAPI_NAMESPACE),
+                &selector,
+            )
+            .await?
+            .iter()
+            .map(to_value)
+            .collect()
+        }
+    };
     let mut e = Existing::from_objects(name, kcp.as_ref(), etcd.as_ref(), &deployments);
     for template in e.template_names() {
         for (api_version, kind) in desired_kinds {
@@ -561,7 +598,13 @@ async fn phases(
         ]
         .concat(),
     );
-    let current = existing(kube, name, namespace, &kinds)
+    let md_names: Vec<String> = first
+        .workers
+        .iter()
+        .filter(|m| m.kind() == "MachineDeployment")
+        .map(|m| m.name().to_string())
+        .collect();
+    let current = existing(kube, name, namespace, &kinds, Some(&md_names))
         .await
         .map_err(|e| step_error(id, "read Cluster API objects", e))?;
     let desired: Desired = render::desired(&set, &ctx.options.catalog, &ctx.options.credentials, &current)
@@ -633,7 +676,7 @@ async fn phases(
     if !conditions::control_plane_initialized(&kcp) {
         let m = "waiting for the first control-plane machine";
         return waiting_on_machines(
-            kube,
+            ctx,
             id,
             name,
             vec![Condition::not(
@@ -649,7 +692,7 @@ async fn phases(
     }
     if let Some(why) = conditions::rollout_pending(&kcp) {
         return waiting_on_machines(
-            kube,
+            ctx,
             id,
             name,
             vec![Condition::ok(conditions::CONTROL_PLANE_INITIALIZED)],
@@ -725,41 +768,72 @@ async fn phases(
         .filter(|m| m.kind() == "MachineDeployment")
         .map(|m| m.name().to_string())
         .collect();
-    let selector = format!("{LABEL_CLUSTER}={name},{LABEL_NAMESPACE}={namespace}");
-    let deployments = kube
-        .list(
-            "cluster.x-k8s.io/v1beta2",
-            "MachineDeployment",
-            Some(CAPI_NAMESPACE),
-            &selector,
-        )
-        .await
-        .map_err(|e| step_error(id, "list MachineDeployments", e))?;
     let mut pending = Vec::new();
-    for md in &deployments {
-        let md_name = md.metadata.name.clone().unwrap_or_default();
-        if !wanted.contains(&md_name) {
-            kube.delete(
+    // Worker groups dropped from the spec: found by a label-selected list (which scans every
+    // MachineDeployment of the management cluster), done only when the wanted set changed since
+    // the last list that found nothing to remove.
+    let pruned = ctx
+        .pruned
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(id)
+        .is_some_and(|last| *last == wanted);
+    if !pruned {
+        let selector = format!("{LABEL_CLUSTER}={name},{LABEL_NAMESPACE}={namespace}");
+        let listed = kube
+            .list(
                 "cluster.x-k8s.io/v1beta2",
                 "MachineDeployment",
                 Some(CAPI_NAMESPACE),
-                &md_name,
+                &selector,
             )
             .await
-            .map_err(|e| step_error(id, "remove worker group", e))?;
-            pending.push(format!("{md_name}: being removed"));
-            continue;
+            .map_err(|e| step_error(id, "list MachineDeployments", e))?;
+        let mut removed = false;
+        for md in &listed {
+            let md_name = md.metadata.name.clone().unwrap_or_default();
+            if !wanted.contains(&md_name) {
+                kube.delete(
+                    "cluster.x-k8s.io/v1beta2",
+                    "MachineDeployment",
+                    Some(CAPI_NAMESPACE),
+                    &md_name,
+                )
+                .await
+                .map_err(|e| step_error(id, "remove worker group", e))?;
+                pending.push(format!("{md_name}: being removed"));
+                removed = true;
+            }
         }
-        if let Some(why) = conditions::rollout_pending(&to_value(md)) {
-            pending.push(format!("{md_name}: {why}"));
+        if !removed {
+            ctx.pruned
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(id.to_string(), wanted.clone());
         }
     }
-    if deployments.len() < wanted.len() {
-        pending.push("waiting for MachineDeployments to appear".into());
+    for md_name in &wanted {
+        match kube
+            .get(
+                "cluster.x-k8s.io/v1beta2",
+                "MachineDeployment",
+                Some(CAPI_NAMESPACE),
+                md_name,
+            )
+            .await
+            .map_err(|e| step_error(id, "get MachineDeployment", e))?
+        {
+            None => pending.push(format!("{md_name}: waiting for it to appear")),
+            Some(md) => {
+                if let Some(why) = conditions::rollout_pending(&to_value(&md)) {
+                    pending.push(format!("{md_name}: {why}"));
+                }
+            }
+        }
     }
     if !pending.is_empty() {
         return waiting_on_machines(
-            kube,
+            ctx,
             id,
             name,
             conds,
@@ -822,7 +896,7 @@ async fn machine_problems(kube: &Kube, name: &str) -> Result<(bool, Vec<String>)
 
 /// The waiting conditions for `kind`, or a failure naming the machines when one failed.
 async fn waiting_on_machines(
-    kube: &Kube,
+    ctx: &Context,
     id: &str,
     name: &str,
     mut conds: Vec<Condition>,
@@ -830,9 +904,25 @@ async fn waiting_on_machines(
     reason: &str,
     message: String,
 ) -> Result<Progress, ReconcileError> {
-    let (failed, problems) = machine_problems(kube, name)
-        .await
-        .map_err(|e| step_error(id, "list machines", e))?;
+    // Listing the cluster's machines scans every Machine of the management cluster: do it on
+    // the first waiting pass and every fourth after that.
+    let (pass, seen) = {
+        let mut waits = ctx.waits.lock().unwrap_or_else(|p| p.into_inner());
+        let entry = waits.entry(id.to_string()).or_insert((0, (false, Vec::new())));
+        entry.0 += 1;
+        (entry.0, entry.1.clone())
+    };
+    let (failed, problems) = if pass % 4 == 1 || seen.0 {
+        let found = machine_problems(&ctx.kube, name)
+            .await
+            .map_err(|e| step_error(id, "list machines", e))?;
+        if let Some(entry) = ctx.waits.lock().unwrap_or_else(|p| p.into_inner()).get_mut(id) {
+            entry.1 = found.clone();
+        }
+        found
+    } else {
+        seen
+    };
     let (reason, message) = if failed {
         ("MachineProvisioningFailed", problems.join("; "))
     } else if problems.is_empty() {
@@ -939,6 +1029,8 @@ async fn delete(
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .retain(|(cluster, _), _| cluster != id);
+    ctx.pruned.lock().unwrap_or_else(|p| p.into_inner()).remove(id);
+    ctx.waits.lock().unwrap_or_else(|p| p.into_inner()).remove(id);
     let finalizers: Vec<&str> = cluster["metadata"]["finalizers"]
         .as_array()
         .map(|a| {

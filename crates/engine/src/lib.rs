@@ -18,8 +18,10 @@
 //! - [`kube_ops`]: untyped kube-rs helpers (discovery cache, server-side apply, errors naming
 //!   the object and the step).
 //!
-//! It must not: read environment variables or files (callers pass credentials and catalogs),
-//! print, or know whether the API it talks to is simulated.
+//! It must not: read environment variables (callers pass credentials and catalogs), touch files
+//! other than the checkpoint and kubeconfig inside the cluster folder a workflow is given, print
+//! (progress goes through `workflow::Reporter`), or know whether the API it talks to is
+//! simulated.
 #![warn(missing_docs)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 

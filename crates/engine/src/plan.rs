@@ -159,7 +159,7 @@ pub async fn plan(
         ]
         .concat(),
     );
-    let existing = controller::existing(kube, &name, &namespace, &kinds)
+    let existing = controller::existing(kube, &name, &namespace, &kinds, None)
         .await
         .map_err(|e| err("read Cluster API objects", &e))?;
     let desired = render::desired(set, catalog, credentials, &existing).map_err(|e| err("render", &e))?;
