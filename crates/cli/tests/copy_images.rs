@@ -94,13 +94,8 @@ fn copy_images_copies_a_list_and_reports_bad_input_and_failures_clearly() {
     assert!(stderr.contains("destination registry 127.0.0.1:1"), "{stderr}");
 }
 
-#[test]
-fn check_images_lists_what_the_mirror_lacks_and_passes_once_it_is_there() {
-    if !peers_available() {
-        return;
-    }
-    let work = tempfile::tempdir().unwrap();
-    let (_mirror, host) = registry();
+/// The quickstart spec as is, and with a registry mirror at `host` (`address:port`).
+fn quickstart_with_mirror(host: &str) -> (String, String) {
     let (address, port) = host.split_once(':').unwrap();
     let quickstart =
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/quickstart.yaml"))
@@ -112,6 +107,17 @@ fn check_images_lists_what_the_mirror_lacks_and_passes_once_it_is_there() {
         ),
         1,
     );
+    (quickstart, spec)
+}
+
+#[test]
+fn check_images_lists_what_the_mirror_lacks_and_passes_once_it_is_there() {
+    if !peers_available() {
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    let (_mirror, host) = registry();
+    let (quickstart, spec) = quickstart_with_mirror(&host);
     let file = work.path().join("cluster.yaml");
     std::fs::write(&file, spec).unwrap();
     let check = || {
@@ -181,17 +187,7 @@ fn create_refuses_a_cluster_whose_mirror_lacks_images_before_applying_anything()
     }
     let work = tempfile::tempdir().unwrap();
     let (_mirror, host) = registry();
-    let (address, port) = host.split_once(':').unwrap();
-    let quickstart =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/quickstart.yaml"))
-            .unwrap();
-    let spec = quickstart.replacen(
-        "  kubernetesVersion:",
-        &format!(
-            "  registryMirrorConfiguration:\n    endpoint: {address}\n    port: \"{port}\"\n    insecureSkipVerify: true\n  kubernetesVersion:"
-        ),
-        1,
-    );
+    let (_, spec) = quickstart_with_mirror(&host);
     let file = work.path().join("cluster.yaml");
     std::fs::write(&file, spec).unwrap();
     let create = |extra: &[&str]| {
