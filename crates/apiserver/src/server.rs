@@ -28,6 +28,7 @@ pub struct Counters {
     requests: AtomicU64,
     writes: AtomicU64,
     watches: AtomicU64,
+    lists: AtomicU64,
 }
 
 impl Counters {
@@ -44,6 +45,11 @@ impl Counters {
     /// Watch requests started.
     pub fn watches(&self) -> u64 {
         self.watches.load(Ordering::Relaxed)
+    }
+
+    /// List requests (collection GETs that are not watches), pages included.
+    pub fn lists(&self) -> u64 {
+        self.lists.load(Ordering::Relaxed)
     }
 }
 
@@ -449,6 +455,7 @@ fn dispatch(
                 .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response()))
         }
         (Method::GET, None) => {
+            app.counters.lists.fetch_add(1, Ordering::Relaxed);
             let list = store.list(&list_req())?;
             let mut out = Vec::with_capacity(64 + list.items.len() * 512);
             list.write_json(&mut out);

@@ -27,6 +27,69 @@ fn peak_rss_mb() -> f64 {
         .unwrap_or(0.0)
 }
 
+fn current_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(0.0)
+}
+
+/// For clusters that never became Ready: how many are held at each (condition, reason), and for a
+/// few, their conditions and the phases of their Cluster API machines, so a stall can be traced.
+fn report_stuck(store: &Store, clusters: &[Arc<Value>]) {
+    let not_ready: Vec<&Arc<Value>> = clusters
+        .iter()
+        .filter(|c| {
+            !c["status"]["conditions"]
+                .as_array()
+                .is_some_and(|cs| cs.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"))
+        })
+        .collect();
+    let mut by_reason = std::collections::BTreeMap::<String, usize>::new();
+    for c in &not_ready {
+        let key = c["status"]["conditions"]
+            .as_array()
+            .and_then(|cs| cs.iter().find(|c| c["type"] == "Ready"))
+            .map(|r| format!("{} {}", r["reason"].as_str().unwrap_or("-"), r["status"]))
+            .unwrap_or_else(|| "no Ready condition".into());
+        *by_reason.entry(key).or_default() += 1;
+    }
+    eprintln!("stuck: {} clusters not Ready: {by_reason:?}", not_ready.len());
+    let machines = store
+        .list(&ListRequest {
+            gvr: Gvr::new("cluster.x-k8s.io", "v1beta2", "machines"),
+            namespace: Some("eksa-system".into()),
+            ..ListRequest::default()
+        })
+        .map(|l| l.items)
+        .unwrap_or_default();
+    for c in not_ready.iter().take(8) {
+        let name = c["metadata"]["name"].as_str().unwrap_or("");
+        eprintln!(
+            "stuck: {name} generation={} observed={} conditions={}",
+            c["metadata"]["generation"], c["status"]["observedGeneration"], c["status"]["conditions"]
+        );
+        for m in machines
+            .iter()
+            .filter(|m| m["spec"]["clusterName"].as_str() == Some(name))
+        {
+            eprintln!(
+                "stuck:   machine {} phase={} deleting={} nodeRef={}",
+                m["metadata"]["name"],
+                m["status"]["phase"],
+                m["metadata"]["deletionTimestamp"],
+                m["status"]["nodeRef"]["name"]
+            );
+        }
+    }
+}
+
 fn cluster(i: usize) -> (Value, Value) {
     let name = format!("fleet-{i:05}");
     (
@@ -114,6 +177,7 @@ async fn one(n: usize) -> String {
             .and_then(|s| s.parse().ok())
             .unwrap_or(1800),
     );
+    let mut last_progress = Instant::now();
     let ready = loop {
         let list = store
             .list(&ListRequest {
@@ -132,7 +196,25 @@ async fn one(n: usize) -> String {
             })
             .count();
         if ready == n || started.elapsed() > limit {
+            if ready < n {
+                report_stuck(&store, &list.items);
+            }
             break ready;
+        }
+        if last_progress.elapsed() >= Duration::from_secs(10) {
+            last_progress = Instant::now();
+            eprintln!(
+                "progress: t={:.0}s ready={ready}/{n} requests={} lists={} watches={} reconciles={} retriggered={} resynced={} in_flight={:?} rss={:.0}MB",
+                started.elapsed().as_secs_f64(),
+                server.counters().requests(),
+                server.counters().lists(),
+                server.counters().watches(),
+                stats.reconciles(),
+                stats.retriggered(),
+                stats.resynced(),
+                stats.in_flight(),
+                current_rss_mb()
+            );
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     };
@@ -169,11 +251,12 @@ fn main() {
     for n in sizes.split(',').filter_map(|s| s.trim().parse::<usize>().ok()) {
         let out = std::process::Command::new(std::env::current_exe().unwrap())
             .env("FLEET_CHILD_N", n.to_string())
+            .stderr(std::process::Stdio::inherit())
             .output()
             .unwrap();
         let text = String::from_utf8_lossy(&out.stdout);
         let Some(line) = text.lines().find(|l| l.starts_with('{')) else {
-            eprintln!("N={n}: no result: {}", String::from_utf8_lossy(&out.stderr));
+            eprintln!("N={n}: no result ({})", out.status);
             continue;
         };
         let v: Value = serde_json::from_str(line).unwrap();

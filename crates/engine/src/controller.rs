@@ -32,6 +32,7 @@ use kube::runtime::watcher;
 use serde_json::{Value, json};
 
 use crate::conditions::{self, Condition};
+use crate::index::LabelIndex;
 use crate::kube_ops::{Kube, KubeError, to_value};
 use crate::render::{self, CAPI_NAMESPACE, Desired, Existing};
 use crate::spec;
@@ -46,6 +47,9 @@ pub const FINALIZER: &str = "clusters.anywhere.eks.amazonaws.com/finalizer";
 pub const PAUSED: &str = "anywhere.eks.amazonaws.com/paused";
 /// Label on every object the controller applies: the anywhere Cluster's name.
 pub const LABEL_CLUSTER: &str = "anywhere.eks.amazonaws.com/cluster-name";
+/// Cluster API's label naming a Machine's cluster.
+const CAPI_CLUSTER_LABEL: &str = "cluster.x-k8s.io/cluster-name";
+
 /// Label on every object the controller applies: the anywhere Cluster's namespace.
 pub const LABEL_NAMESPACE: &str = "anywhere.eks.amazonaws.com/cluster-namespace";
 /// Field manager of the controller's server-side applies.
@@ -107,6 +111,49 @@ struct Context {
     /// inspected on some passes only; the others reuse what was seen).
     waits: Mutex<HashMap<String, (u32, MachineProblems)>>,
     reconciles: std::sync::atomic::AtomicU64,
+    /// Reconciles kube-runtime dropped because its cache lacked the object, asked for again.
+    retriggered: std::sync::atomic::AtomicU64,
+    /// Clusters asked for by the resync (never reconciled at their generation, or not Ready).
+    resynced: std::sync::atomic::AtomicU64,
+    /// Reconciles running now: cluster and since when.
+    in_flight: Mutex<HashMap<String, std::time::Instant>>,
+    /// Machines by `cluster.x-k8s.io/cluster-name` (the running controller; a one-shot
+    /// reconcile has none and lists).
+    machines: Option<LabelIndex>,
+    /// MachineDeployments by [`LABEL_CLUSTER`].
+    deployments: Option<LabelIndex>,
+}
+
+impl Context {
+    fn new(kube: Kube, options: Options) -> Context {
+        Context {
+            kube,
+            options,
+            workload: Mutex::new(HashMap::new()),
+            applied: Mutex::new(HashMap::new()),
+            pruned: Mutex::new(HashMap::new()),
+            waits: Mutex::new(HashMap::new()),
+            reconciles: std::sync::atomic::AtomicU64::new(0),
+            retriggered: std::sync::atomic::AtomicU64::new(0),
+            resynced: std::sync::atomic::AtomicU64::new(0),
+            in_flight: Mutex::new(HashMap::new()),
+            machines: None,
+            deployments: None,
+        }
+    }
+}
+
+/// Removes a reconcile from [`Context::in_flight`] when it ends, however it ends.
+struct InFlight<'a>(&'a Context, String);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0
+            .in_flight
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.1);
+    }
 }
 
 /// Counters for tests and benchmarks.
@@ -117,6 +164,27 @@ impl Stats {
     /// Reconciles run so far.
     pub fn reconciles(&self) -> u64 {
         self.0.reconciles.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Reconciles asked for again after kube-runtime dropped them (its cache lacked a Cluster
+    /// the API server has: a relist in progress).
+    pub fn retriggered(&self) -> u64 {
+        self.0.retriggered.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Reconciles asked for by the periodic resync.
+    pub fn resynced(&self) -> u64 {
+        self.0.resynced.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Reconciles running now, and the longest-running one (cluster, for how long).
+    pub fn in_flight(&self) -> (usize, Option<(String, Duration)>) {
+        let map = self.0.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+        let oldest = map
+            .iter()
+            .min_by_key(|(_, since)| **since)
+            .map(|(id, since)| (id.clone(), since.elapsed()));
+        (map.len(), oldest)
     }
 }
 
@@ -150,14 +218,22 @@ pub async fn run(
     stats: Option<tokio::sync::oneshot::Sender<Stats>>,
 ) {
     let client = kube.client().clone();
+    let machine_api = kube::Api::<DynamicObject>::namespaced_with(
+        client.clone(),
+        CAPI_NAMESPACE,
+        &capi_resource("cluster.x-k8s.io", "v1beta2", "Machine"),
+    );
+    let deployment_api = kube::Api::<DynamicObject>::namespaced_with(
+        client.clone(),
+        CAPI_NAMESPACE,
+        &capi_resource("cluster.x-k8s.io", "v1beta2", "MachineDeployment"),
+    );
+    let (machines, machines_task) = LabelIndex::start(machine_api, CAPI_CLUSTER_LABEL);
+    let (deployments, deployments_task) = LabelIndex::start(deployment_api, LABEL_CLUSTER);
     let context = Arc::new(Context {
-        kube,
-        options: options.clone(),
-        workload: Mutex::new(HashMap::new()),
-        applied: Mutex::new(HashMap::new()),
-        pruned: Mutex::new(HashMap::new()),
-        waits: Mutex::new(HashMap::new()),
-        reconciles: std::sync::atomic::AtomicU64::new(0),
+        machines: Some(machines),
+        deployments: Some(deployments),
+        ..Context::new(kube, options.clone())
     });
     if let Some(tx) = stats {
         let _ = tx.send(Stats(context.clone()));
@@ -180,19 +256,122 @@ pub async fn run(
     let (md, md_r) = watch("cluster.x-k8s.io", "v1beta2", "MachineDeployment");
     let (capi, capi_r) = watch("cluster.x-k8s.io", "v1beta2", "Cluster");
     let selector = watcher::Config::default().labels(LABEL_CLUSTER);
-    Controller::new_with(clusters, watcher::Config::default(), cluster_resource())
+    // kube-runtime drops a reconcile whose object is not in its cache (`ObjectNotFound`). That
+    // happens for a Cluster created while the cache relists (after a watch fell behind and got
+    // 410 Gone): the relist triggers the reconcile before the new cache is swapped in. With no
+    // periodic resync, such a cluster would never be reconciled; it is asked for again once
+    // the API server confirms it exists.
+    let (retry_tx, retry_rx) = tokio::sync::mpsc::unbounded_channel::<ObjectRef<DynamicObject>>();
+    let retries = futures::stream::unfold(retry_rx, |mut rx| async move {
+        let r = rx.recv().await?;
+        Some((r, rx))
+    });
+    let retry_ctx = context.clone();
+    let controller = Controller::new_with(clusters, watcher::Config::default(), cluster_resource());
+    let resync = tokio::spawn(resync(controller.store(), context.clone(), retry_tx.clone()));
+    controller
         .with_config(ControllerConfig::default().concurrency(options.concurrency))
         .watches_with(kcp, kcp_r, selector.clone(), owner)
         .watches_with(md, md_r, selector.clone(), owner)
         .watches_with(capi, capi_r, selector, owner)
+        .reconcile_on(retries)
         .graceful_shutdown_on(shutdown)
         .run(reconcile, error_policy, context)
-        .for_each(|result| async move {
-            if let Err(e) = result {
+        .for_each(move |result| {
+            if let Err(kube::runtime::controller::Error::ObjectNotFound(r)) = &result {
+                retry_not_found(&retry_ctx, r, &retry_tx);
+            } else if let Err(e) = result {
                 tracing::debug!(error = %e, "reconcile");
             }
+            futures::future::ready(())
         })
         .await;
+    resync.abort();
+    machines_task.abort();
+    deployments_task.abort();
+}
+
+/// How often the controller looks through its cache for clusters that need a reconcile and may
+/// not get one: never reconciled at their generation, or not Ready yet (those are requeued
+/// anyway; asking again costs one merged request). The safety net controller-runtime calls
+/// SyncPeriod, here cheap enough (a scan of the cache, no API request) to run often.
+const RESYNC_EVERY: Duration = Duration::from_secs(30);
+
+/// The longest one reconcile may take; a reconcile stuck on an API server that stopped
+/// answering is abandoned after it and retried (kube's client has no read timeout).
+const RECONCILE_TIMEOUT: Duration = Duration::from_secs(120);
+
+async fn resync(
+    store: kube::runtime::reflector::Store<DynamicObject>,
+    ctx: Arc<Context>,
+    retry: tokio::sync::mpsc::UnboundedSender<ObjectRef<DynamicObject>>,
+) {
+    let mut tick = tokio::time::interval(RESYNC_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        for cluster in store.state() {
+            let value = to_value(&cluster);
+            if !needs_resync(&value) {
+                continue;
+            }
+            ctx.resynced.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            if retry
+                .send(ObjectRef::from_obj_with(&*cluster, cluster_resource()))
+                .is_err()
+            {
+                return;
+            }
+        }
+    }
+}
+
+/// A cluster whose latest generation was never reconciled, or that is not Ready (and not held
+/// by an invalid spec, which only a spec change can fix).
+fn needs_resync(cluster: &Value) -> bool {
+    let generation = cluster["metadata"]["generation"].as_i64().unwrap_or(0);
+    let observed = cluster["status"]["observedGeneration"].as_i64().unwrap_or(-1);
+    if observed < generation || !cluster["metadata"]["deletionTimestamp"].is_null() {
+        return true;
+    }
+    let ready = cluster["status"]["conditions"]
+        .as_array()
+        .and_then(|cs| cs.iter().find(|c| c["type"] == "Ready"));
+    match ready {
+        Some(r) => r["status"] != "True" && r["reason"] != "ValidationFailed",
+        None => true,
+    }
+}
+
+/// Asks again, after a short wait, for the reconcile of a Cluster kube-runtime's cache did not
+/// have, if the API server has it (a Cluster really deleted is left alone).
+fn retry_not_found(
+    ctx: &Arc<Context>,
+    missing: &ObjectRef<DynamicObject>,
+    retry: &tokio::sync::mpsc::UnboundedSender<ObjectRef<DynamicObject>>,
+) {
+    let (ctx, retry) = (ctx.clone(), retry.clone());
+    let (name, namespace) = (missing.name.clone(), missing.namespace.clone());
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        match ctx
+            .kube
+            .get(API_VERSION, "Cluster", namespace.as_deref(), &name)
+            .await
+        {
+            Ok(Some(_)) => {
+                ctx.retriggered.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let mut r = ObjectRef::new_with(&name, cluster_resource());
+                if let Some(ns) = namespace {
+                    r = r.within(&ns);
+                }
+                let _ = retry.send(r);
+            }
+            Ok(None) => {}
+            Err(e) => tracing::info!(cluster = %name, error = %e, "checking a dropped reconcile"),
+        }
+    });
 }
 
 fn error_policy(_cluster: Arc<DynamicObject>, error: &ReconcileError, ctx: Arc<Context>) -> Action {
@@ -203,7 +382,27 @@ fn error_policy(_cluster: Arc<DynamicObject>, error: &ReconcileError, ctx: Arc<C
 async fn reconcile(cluster: Arc<DynamicObject>, ctx: Arc<Context>) -> Result<Action, ReconcileError> {
     ctx.reconciles.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let value = to_value(&cluster);
-    reconcile_value(&ctx, &value).await
+    let id = format!(
+        "{}/{}",
+        cluster.metadata.namespace.as_deref().unwrap_or_default(),
+        cluster.metadata.name.as_deref().unwrap_or_default()
+    );
+    ctx.in_flight
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(id.clone(), std::time::Instant::now());
+    let _guard = InFlight(&ctx, id.clone());
+    match tokio::time::timeout(RECONCILE_TIMEOUT, reconcile_value(&ctx, &value)).await {
+        Ok(result) => result,
+        Err(_) => Err(ReconcileError {
+            cluster: id,
+            step: "reconcile".into(),
+            message: format!(
+                "did not finish within {}s (an API server not answering?); retrying",
+                RECONCILE_TIMEOUT.as_secs()
+            ),
+        }),
+    }
 }
 
 /// One reconcile of the Cluster `namespace/name` (what the controller does on each change),
@@ -218,15 +417,7 @@ pub async fn reconcile_once(
     namespace: &str,
     name: &str,
 ) -> Result<Option<Duration>, ReconcileError> {
-    let ctx = Context {
-        kube: kube.clone(),
-        options: options.clone(),
-        workload: Mutex::new(HashMap::new()),
-        applied: Mutex::new(HashMap::new()),
-        pruned: Mutex::new(HashMap::new()),
-        waits: Mutex::new(HashMap::new()),
-        reconciles: std::sync::atomic::AtomicU64::new(0),
-    };
+    let ctx = Context::new(kube.clone(), options.clone());
     let Some(cluster) = kube
         .get(API_VERSION, "Cluster", Some(namespace), name)
         .await
@@ -769,26 +960,45 @@ async fn phases(
         .map(|m| m.name().to_string())
         .collect();
     let mut pending = Vec::new();
-    // Worker groups dropped from the spec: found by a label-selected list (which scans every
-    // MachineDeployment of the management cluster), done only when the wanted set changed since
-    // the last list that found nothing to remove.
-    let pruned = ctx
-        .pruned
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .get(id)
-        .is_some_and(|last| *last == wanted);
+    // Worker groups dropped from the spec: found in the MachineDeployment index, or without it
+    // by a label-selected list (which scans every MachineDeployment of the management
+    // cluster), then only when the wanted set changed since the last list found nothing to
+    // remove.
+    let indexed = ctx.deployments.as_ref().and_then(|i| i.get(name)).map(|mds| {
+        mds.iter()
+            .filter(|md| {
+                md.metadata
+                    .labels
+                    .as_ref()
+                    .and_then(|l| l.get(LABEL_NAMESPACE))
+                    .map(String::as_str)
+                    == Some(namespace)
+            })
+            .map(|md| DynamicObject::clone(md))
+            .collect::<Vec<_>>()
+    });
+    let pruned = indexed.is_none()
+        && ctx
+            .pruned
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(id)
+            .is_some_and(|last| *last == wanted);
     if !pruned {
-        let selector = format!("{LABEL_CLUSTER}={name},{LABEL_NAMESPACE}={namespace}");
-        let listed = kube
-            .list(
-                "cluster.x-k8s.io/v1beta2",
-                "MachineDeployment",
-                Some(CAPI_NAMESPACE),
-                &selector,
-            )
-            .await
-            .map_err(|e| step_error(id, "list MachineDeployments", e))?;
+        let listed = match indexed {
+            Some(mds) => mds,
+            None => {
+                let selector = format!("{LABEL_CLUSTER}={name},{LABEL_NAMESPACE}={namespace}");
+                kube.list(
+                    "cluster.x-k8s.io/v1beta2",
+                    "MachineDeployment",
+                    Some(CAPI_NAMESPACE),
+                    &selector,
+                )
+                .await
+                .map_err(|e| step_error(id, "list MachineDeployments", e))?
+            }
+        };
         let mut removed = false;
         for md in &listed {
             let md_name = md.metadata.name.clone().unwrap_or_default();
@@ -853,19 +1063,27 @@ async fn phases(
 }
 
 /// Machines of the cluster that failed (reason `MachineProvisioningFailed`) or are stuck on an
-/// infrastructure problem, one line each.
-async fn machine_problems(kube: &Kube, name: &str) -> Result<(bool, Vec<String>), KubeError> {
-    let machines = kube
-        .list(
-            "cluster.x-k8s.io/v1beta2",
-            "Machine",
-            Some(CAPI_NAMESPACE),
-            &format!("cluster.x-k8s.io/cluster-name={name}"),
-        )
-        .await?;
+/// infrastructure problem, one line each. From the machine index when the controller runs one,
+/// else a label-selected list.
+async fn machine_problems(ctx: &Context, name: &str) -> Result<(bool, Vec<String>), KubeError> {
+    let machines: Vec<Value> = match ctx.machines.as_ref().and_then(|i| i.get(name)) {
+        Some(cached) => cached.iter().map(|m| to_value(m)).collect(),
+        None => ctx
+            .kube
+            .list(
+                "cluster.x-k8s.io/v1beta2",
+                "Machine",
+                Some(CAPI_NAMESPACE),
+                &format!("{CAPI_CLUSTER_LABEL}={name}"),
+            )
+            .await?
+            .iter()
+            .map(to_value)
+            .collect(),
+    };
     let mut failed = false;
     let mut lines = Vec::new();
-    for m in machines.iter().map(to_value) {
+    for m in &machines {
         let machine = m["metadata"]["name"].as_str().unwrap_or_default();
         if m["status"]["phase"] == "Failed" {
             failed = true;
@@ -904,16 +1122,17 @@ async fn waiting_on_machines(
     reason: &str,
     message: String,
 ) -> Result<Progress, ReconcileError> {
-    // Listing the cluster's machines scans every Machine of the management cluster: do it on
-    // the first waiting pass and every fourth after that.
+    // Without the machine index, listing the cluster's machines scans every Machine of the
+    // management cluster: then it is done on the first waiting pass and every fourth after.
     let (pass, seen) = {
         let mut waits = ctx.waits.lock().unwrap_or_else(|p| p.into_inner());
         let entry = waits.entry(id.to_string()).or_insert((0, (false, Vec::new())));
         entry.0 += 1;
         (entry.0, entry.1.clone())
     };
-    let (failed, problems) = if pass % 4 == 1 || seen.0 {
-        let found = machine_problems(&ctx.kube, name)
+    let indexed = ctx.machines.as_ref().is_some_and(LabelIndex::is_ready);
+    let (failed, problems) = if indexed || pass % 4 == 1 || seen.0 {
+        let found = machine_problems(ctx, name)
             .await
             .map_err(|e| step_error(id, "list machines", e))?;
         if let Some(entry) = ctx.waits.lock().unwrap_or_else(|p| p.into_inner()).get_mut(id) {
@@ -1084,4 +1303,35 @@ async fn cleanup_kinds(ctx: &Context, cluster: &Value, namespace: &str) -> Vec<(
         }
     }
     kinds
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cluster(generation: i64, observed: Option<i64>, ready: Option<(&str, &str)>) -> Value {
+        let mut c = json!({"metadata": {"name": "c", "generation": generation}});
+        if let Some(o) = observed {
+            c["status"]["observedGeneration"] = o.into();
+        }
+        if let Some((status, reason)) = ready {
+            c["status"]["conditions"] = json!([{"type": "Ready", "status": status, "reason": reason}]);
+        }
+        c
+    }
+
+    #[test]
+    fn the_resync_asks_for_clusters_never_reconciled_or_not_ready() {
+        assert!(needs_resync(&cluster(1, None, None)), "never reconciled");
+        assert!(needs_resync(&cluster(2, Some(1), Some(("True", "")))), "new generation");
+        assert!(needs_resync(&cluster(1, Some(1), Some(("False", "WorkersNotReady")))));
+        assert!(!needs_resync(&cluster(1, Some(1), Some(("True", "")))), "Ready");
+        assert!(
+            !needs_resync(&cluster(1, Some(1), Some(("False", "ValidationFailed")))),
+            "only a spec change fixes an invalid spec"
+        );
+        let mut deleting = cluster(1, Some(1), Some(("True", "")));
+        deleting["metadata"]["deletionTimestamp"] = "2026-11-25T00:00:00Z".into();
+        assert!(needs_resync(&deleting));
+    }
 }

@@ -15,6 +15,8 @@
 //! - [`workflow`]: the CLI's create / upgrade / delete as checkpointed steps over a management
 //!   plane (resumable after `kill -9`).
 //! - [`plan`]: what an upgrade would change, which machines roll in which order, how long.
+//! - [`index`]: watch-fed caches of Cluster API objects by cluster label (the controller's
+//!   per-pass reads without label-selected lists).
 //! - [`kube_ops`]: untyped kube-rs helpers (discovery cache, server-side apply, errors naming
 //!   the object and the step).
 //!
@@ -29,6 +31,7 @@ pub mod cni;
 pub mod conditions;
 pub mod controller;
 pub mod crds;
+pub mod index;
 pub mod kube_ops;
 pub mod plan;
 pub mod render;

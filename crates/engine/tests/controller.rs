@@ -23,7 +23,11 @@ struct Plane {
 }
 
 async fn plane() -> Plane {
-    let store = Store::with_options(StoreOptions::default());
+    plane_with(StoreOptions::default()).await
+}
+
+async fn plane_with(options: StoreOptions) -> Plane {
+    let store = Store::with_options(options);
     for crd in anywhere_engine::crds::all() {
         store.register_crd(crd).unwrap();
     }
@@ -184,4 +188,90 @@ async fn a_cluster_converges_stays_quiet_reports_bad_specs_and_deletes() {
     ] {
         assert_eq!(count(&p.store, gvr.clone()), 0, "{gvr:?} left behind");
     }
+}
+
+fn small_cluster(i: usize) -> [(&'static str, Value); 2] {
+    let name = format!("burst-{i:03}");
+    [
+        (
+            "dockerdatacenterconfigs",
+            serde_json::json!({"apiVersion": "anywhere.eks.amazonaws.com/v1alpha1",
+                "kind": "DockerDatacenterConfig",
+                "metadata": {"name": name, "namespace": "default"}, "spec": {}}),
+        ),
+        (
+            "clusters",
+            serde_json::json!({"apiVersion": "anywhere.eks.amazonaws.com/v1alpha1", "kind": "Cluster",
+                "metadata": {"name": name, "namespace": "default"},
+                "spec": {
+                    "clusterNetwork": {"cniConfig": {"cilium": {}},
+                        "pods": {"cidrBlocks": ["192.168.0.0/16"]},
+                        "services": {"cidrBlocks": ["10.96.0.0/12"]}},
+                    "controlPlaneConfiguration": {"count": 1},
+                    "datacenterRef": {"kind": "DockerDatacenterConfig", "name": name},
+                    "kubernetesVersion": "1.35",
+                    "managementCluster": {"name": name},
+                    "workerNodeGroupConfigurations": [{"count": 1, "name": "md-0"}]}}),
+        ),
+    ]
+}
+
+/// Clusters created while the controller's watches keep ending and relisting (a short event
+/// history, watches cut every few creates: what a real API server does to a watcher that falls
+/// behind) are all reconciled to Ready — none is dropped by kube-runtime's cache swap.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clusters_created_while_watches_relist_are_all_reconciled() {
+    let p = plane_with(StoreOptions {
+        history_per_kind: 4,
+        ..StoreOptions::default()
+    })
+    .await;
+    let n = 40;
+    for i in 0..n {
+        for (resource, object) in small_cluster(i) {
+            p.store
+                .create(anywhere_apiserver::CreateRequest {
+                    gvr: Gvr::new("anywhere.eks.amazonaws.com", "v1alpha1", resource),
+                    namespace: Some("default".into()),
+                    object,
+                    options: anywhere_apiserver::WriteOptions::default(),
+                })
+                .unwrap();
+        }
+        if i % 3 == 0 {
+            p.store.restart_watches();
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let deadline = Instant::now() + Duration::from_secs(240);
+    let not_ready = loop {
+        let clusters = p
+            .store
+            .list(&ListRequest {
+                gvr: Gvr::new("anywhere.eks.amazonaws.com", "v1alpha1", "clusters"),
+                namespace: Some("default".into()),
+                ..ListRequest::default()
+            })
+            .unwrap();
+        let not_ready: Vec<String> = clusters
+            .items
+            .iter()
+            .filter(|c| !conditions::is_true(c, conditions::READY))
+            .map(|c| c["metadata"]["name"].as_str().unwrap_or_default().to_string())
+            .collect();
+        if not_ready.is_empty() || Instant::now() > deadline {
+            break not_ready;
+        }
+        if Instant::now() + Duration::from_secs(200) < deadline {
+            // Keep cutting watches while the clusters converge.
+            p.store.restart_watches();
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    assert!(
+        not_ready.is_empty(),
+        "never Ready: {not_ready:?} (retriggered {}, resynced {})",
+        p.stats.retriggered(),
+        p.stats.resynced()
+    );
 }
