@@ -8,13 +8,19 @@
 //! objects: the right number of machines at the right version, no duplicates, conditions.
 //!
 //! With `ANYWHERE_TEST_KUBECONFIG` naming a real management cluster (with Cluster API and the
-//! providers installed), the Docker scenario runs there instead: `anywhere controller` is started
-//! against it and the commands get `--kubeconfig`.
+//! provider installed), the same scenarios run there instead: `anywhere controller` is started
+//! against it (one per test process), the commands get `--kubeconfig`, and the checks read the
+//! objects through that cluster's API. A real management cluster has one provider's
+//! infrastructure: the lifecycle runs for `ANYWHERE_TEST_PROVIDER` (default `docker`) only. The
+//! injected-failure scenario needs the simulator's fault injection and is skipped there, with a
+//! message; so are the bad-input and README checks, which never reach a cluster.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+
+use std::sync::Mutex;
 
 use anywhere_apiserver::{Gvr, ListRequest, Store};
 use assert_cmd::cargo::CommandCargoExt;
@@ -37,6 +43,79 @@ fn anywhere(dir: &Path) -> Command {
 
 fn run(dir: &Path, args: &[&str]) -> Output {
     anywhere(dir).args(args).output().unwrap()
+}
+
+/// The real management cluster the scenarios run against, if any.
+fn real() -> Option<String> {
+    std::env::var("ANYWHERE_TEST_KUBECONFIG")
+        .ok()
+        .filter(|k| !k.is_empty())
+}
+
+/// `args` with the flag that picks the management plane: `--kubeconfig` of the real cluster,
+/// or `--simulate` for a create (other commands find the simulated state in the folder).
+fn on_plane(args: &[&str]) -> Vec<String> {
+    let mut all: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    match real() {
+        Some(k) => all.extend(["--kubeconfig".to_string(), k]),
+        None if args.first() == Some(&"create") => all.push("--simulate".into()),
+        None => {}
+    }
+    all
+}
+
+/// Runs `args` on the scenario's management plane.
+fn run_on(dir: &Path, args: &[&str]) -> Output {
+    anywhere(dir).args(on_plane(args)).output().unwrap()
+}
+
+/// While held, `anywhere controller` runs against the real management cluster (one for all the
+/// tests of this process that run at once; nothing for the simulated plane, where each command
+/// runs the controller itself).
+struct Controller;
+
+static CONTROLLER: Mutex<(usize, Option<std::process::Child>)> = Mutex::new((0, None));
+
+fn controller() -> Controller {
+    if let Some(kubeconfig) = real() {
+        let mut c = CONTROLLER.lock().unwrap_or_else(|p| p.into_inner());
+        if c.1.is_none() {
+            let dir = std::env::temp_dir();
+            c.1 = Some(
+                anywhere(&dir)
+                    .args(["controller", "--kubeconfig", &kubeconfig, "--install-crds"])
+                    .stdout(Stdio::null())
+                    .spawn()
+                    .unwrap(),
+            );
+        }
+        c.0 += 1;
+    }
+    Controller
+}
+
+impl Drop for Controller {
+    fn drop(&mut self) {
+        if real().is_none() {
+            return;
+        }
+        let mut c = CONTROLLER.lock().unwrap_or_else(|p| p.into_inner());
+        c.0 -= 1;
+        if c.0 == 0
+            && let Some(mut child) = c.1.take()
+        {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Removes a scenario's cluster from the real management cluster (the simulated plane goes
+/// with the test's folder).
+fn clean_up(dir: &Path, name: &str) {
+    if real().is_some() {
+        ok(&run_on(dir, &["delete", "cluster", name]));
+    }
 }
 
 fn ok(out: &Output) -> String {
@@ -80,33 +159,77 @@ fn spec(dir: &Path, provider: &str, name: &str, version: &str, workers: u32) -> 
     path
 }
 
-/// The persisted management store of a simulated cluster (opened after the command exited).
-fn store(dir: &Path, name: &str) -> Store {
-    Store::open(dir.join(name).join("generated/simulate/management")).unwrap()
+/// What a scenario checks its cluster through: the persisted management store of a simulated
+/// cluster (opened after the command exited), or the real management cluster's API.
+enum View {
+    Store(Store),
+    Real(kube::Client, tokio::runtime::Runtime),
 }
 
-fn list(store: &Store, gvr: Gvr, namespace: &str) -> Vec<Value> {
-    let list = store
-        .list(&ListRequest {
-            gvr,
-            namespace: Some(namespace.into()),
-            ..ListRequest::default()
-        })
+fn store(dir: &Path, name: &str) -> View {
+    let Some(kubeconfig) = real() else {
+        return View::Store(Store::open(dir.join(name).join("generated/simulate/management")).unwrap());
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
         .unwrap();
-    (0..list.items.len()).map(|i| list.item(i)).collect()
+    let client = rt.block_on(async {
+        let config = kube::Config::from_custom_kubeconfig(
+            kube::config::Kubeconfig::read_from(&kubeconfig).unwrap(),
+            &kube::config::KubeConfigOptions::default(),
+        )
+        .await
+        .unwrap();
+        kube::Client::try_from(config).unwrap()
+    });
+    View::Real(client, rt)
 }
 
-fn machines(store: &Store) -> Vec<Value> {
+fn list(view: &View, gvr: Gvr, namespace: &str) -> Vec<Value> {
+    match view {
+        View::Store(store) => {
+            let list = store
+                .list(&ListRequest {
+                    gvr,
+                    namespace: Some(namespace.into()),
+                    ..ListRequest::default()
+                })
+                .unwrap();
+            (0..list.items.len()).map(|i| list.item(i)).collect()
+        }
+        View::Real(client, rt) => {
+            let resource = kube::api::ApiResource {
+                api_version: gvr.api_version(),
+                group: gvr.group.clone(),
+                version: gvr.version.clone(),
+                kind: String::new(),
+                plural: gvr.resource.clone(),
+            };
+            let api =
+                kube::Api::<kube::api::DynamicObject>::namespaced_with(client.clone(), namespace, &resource);
+            rt.block_on(api.list(&Default::default()))
+                .map(|l| l.items.iter().map(|o| serde_json::to_value(o).unwrap()).collect())
+                .unwrap_or_default()
+        }
+    }
+}
+
+/// The machines of cluster `name`.
+fn machines(view: &View, name: &str) -> Vec<Value> {
     list(
-        store,
+        view,
         Gvr::new("cluster.x-k8s.io", "v1beta2", "machines"),
         "eksa-system",
     )
+    .into_iter()
+    .filter(|m| m["metadata"]["labels"]["cluster.x-k8s.io/cluster-name"] == name)
+    .collect()
 }
 
-/// (control-plane, worker, etcd) machine counts, and every machine's version.
-fn census(store: &Store) -> ((usize, usize, usize), Vec<String>) {
-    let ms = machines(store);
+/// (control-plane, worker, etcd) machine counts of cluster `name`, and every machine's version.
+fn census(store: &View, name: &str) -> ((usize, usize, usize), Vec<String>) {
+    let ms = machines(store, name);
     let has = |m: &Value, label: &str| m["metadata"]["labels"].get(label).is_some();
     let cp = ms
         .iter()
@@ -124,7 +247,7 @@ fn census(store: &Store) -> ((usize, usize, usize), Vec<String>) {
     ((cp, workers, etcd), versions)
 }
 
-fn ready(store: &Store, name: &str) -> bool {
+fn ready(store: &View, name: &str) -> bool {
     let clusters = list(
         store,
         Gvr::new("anywhere.eks.amazonaws.com", "v1alpha1", "clusters"),
@@ -139,14 +262,20 @@ fn ready(store: &Store, name: &str) -> bool {
 }
 
 fn lifecycle(provider: &str, etcd: usize) {
+    if real().is_some()
+        && std::env::var("ANYWHERE_TEST_PROVIDER").unwrap_or_else(|_| "docker".into()) != provider
+    {
+        eprintln!(
+            "skipping {provider}: the real management cluster runs ANYWHERE_TEST_PROVIDER's infrastructure only"
+        );
+        return;
+    }
+    let _controller = controller();
     let work = tempfile::tempdir().unwrap();
     let dir = work.path();
     let name = format!("s-{provider}");
     let v1 = spec(dir, provider, &name, "1.35", 1);
-    let text = ok(&run(
-        dir,
-        &["create", "cluster", "-f", v1.to_str().unwrap(), "--simulate"],
-    ));
+    let text = ok(&run_on(dir, &["create", "cluster", "-f", v1.to_str().unwrap()]));
     assert!(text.contains(&format!("cluster {name} created")), "{text}");
     let kubeconfig = dir.join(&name).join(format!("{name}-eks-a-cluster.kubeconfig"));
     #[cfg(unix)]
@@ -158,14 +287,14 @@ fn lifecycle(provider: &str, etcd: usize) {
     {
         let s = store(dir, &name);
         assert!(ready(&s, &name));
-        let (counts, versions) = census(&s);
+        let (counts, versions) = census(&s, &name);
         assert_eq!(counts, (1, 1, etcd), "{provider}");
         assert!(versions.iter().all(|v| v.starts_with("v1.35")), "{versions:?}");
     }
 
     // Plan, then upgrade the minor version (EKS-A refuses scaling in the same change).
     let v2 = spec(dir, provider, &name, "1.36", 1);
-    let plan = ok(&run(
+    let plan = ok(&run_on(
         dir,
         &[
             "upgrade",
@@ -198,32 +327,32 @@ fn lifecycle(provider: &str, etcd: usize) {
     };
     assert_eq!(phases, expected, "{plan}");
     assert!(plan["estimated_seconds"].as_u64().unwrap() > 0);
-    ok(&run(dir, &["upgrade", "cluster", "-f", v2.to_str().unwrap()]));
+    ok(&run_on(dir, &["upgrade", "cluster", "-f", v2.to_str().unwrap()]));
     {
         let s = store(dir, &name);
         assert!(ready(&s, &name));
-        let (counts, versions) = census(&s);
+        let (counts, versions) = census(&s, &name);
         assert_eq!(counts, (1, 1, etcd), "{provider} after upgrade");
         assert!(versions.iter().all(|v| v.starts_with("v1.36")), "{versions:?}");
     }
 
     // Scale workers up, then down.
     let up = spec(dir, provider, &name, "1.36", 2);
-    ok(&run(dir, &["upgrade", "cluster", "-f", up.to_str().unwrap()]));
+    ok(&run_on(dir, &["upgrade", "cluster", "-f", up.to_str().unwrap()]));
     assert_eq!(
-        census(&store(dir, &name)).0,
+        census(&store(dir, &name), &name).0,
         (1, 2, etcd),
         "{provider} after scale up"
     );
     let v3 = spec(dir, provider, &name, "1.36", 1);
-    ok(&run(dir, &["upgrade", "cluster", "-f", v3.to_str().unwrap()]));
+    ok(&run_on(dir, &["upgrade", "cluster", "-f", v3.to_str().unwrap()]));
     {
         let s = store(dir, &name);
-        assert_eq!(census(&s).0, (1, 1, etcd), "{provider} after scale down");
+        assert_eq!(census(&s, &name).0, (1, 1, etcd), "{provider} after scale down");
     }
 
     // Delete by name: the folder goes with the cluster.
-    let text = ok(&run(dir, &["delete", "cluster", &name]));
+    let text = ok(&run_on(dir, &["delete", "cluster", &name]));
     assert!(text.contains(&format!("cluster {name} deleted")), "{text}");
     assert!(!dir.join(&name).exists());
 }
@@ -262,7 +391,7 @@ fn snow_create_upgrade_scale_delete() {
 /// the marker was seen before the command ended by itself.
 fn kill_at(dir: &Path, args: &[&str], marker: &str) -> bool {
     let mut child = anywhere(dir)
-        .args(args)
+        .args(on_plane(args))
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -282,18 +411,20 @@ fn kill_at(dir: &Path, args: &[&str], marker: &str) -> bool {
 
 #[test]
 fn create_killed_after_every_step_resumes_with_nothing_lost_or_done_twice() {
+    let _controller = controller();
     let steps = ["apply-spec", "control-plane", "kubeconfig", "cni", "workers"];
     for (i, step) in steps.iter().enumerate() {
         let work = tempfile::tempdir().unwrap();
         let dir = work.path();
-        let path = spec(dir, "docker", "kill", "1.36", 2);
+        let name = format!("kill-{i}");
+        let path = spec(dir, "docker", &name, "1.36", 2);
         let file = path.to_str().unwrap();
         let marker = format!("step {}/6 {step} done", i + 1);
         assert!(
-            kill_at(dir, &["create", "cluster", "-f", file, "--simulate"], &marker),
+            kill_at(dir, &["create", "cluster", "-f", file], &marker),
             "{marker}"
         );
-        let text = ok(&run(dir, &["create", "cluster", "-f", file, "--simulate"]));
+        let text = ok(&run_on(dir, &["create", "cluster", "-f", file]));
         // Steps done before the kill are not done again.
         for done in &steps[..=i] {
             assert!(
@@ -301,33 +432,37 @@ fn create_killed_after_every_step_resumes_with_nothing_lost_or_done_twice() {
                 "after {step}: {text}"
             );
         }
-        let s = store(dir, "kill");
-        assert!(ready(&s, "kill"));
-        assert_eq!(census(&s).0, (1, 2, 1), "machines after a kill at {step}");
+        let s = store(dir, &name);
+        assert!(ready(&s, &name));
+        assert_eq!(census(&s, &name).0, (1, 2, 1), "machines after a kill at {step}");
         let kcps = list(
             &s,
             Gvr::new("controlplane.cluster.x-k8s.io", "v1beta2", "kubeadmcontrolplanes"),
             "eksa-system",
         );
-        assert_eq!(kcps.len(), 1);
+        assert_eq!(
+            kcps.iter()
+                .filter(|k| k["metadata"]["name"] == name.as_str())
+                .count(),
+            1
+        );
+        clean_up(dir, &name);
     }
 }
 
 #[test]
 fn create_and_upgrade_killed_mid_step_resume() {
+    let _controller = controller();
     let work = tempfile::tempdir().unwrap();
     let dir = work.path();
     let v1 = spec(dir, "docker", "mid", "1.35", 1);
     // Killed while waiting for the control plane (right after the spec was applied).
     assert!(kill_at(
         dir,
-        &["create", "cluster", "-f", v1.to_str().unwrap(), "--simulate"],
+        &["create", "cluster", "-f", v1.to_str().unwrap()],
         "step 1/6"
     ));
-    ok(&run(
-        dir,
-        &["create", "cluster", "-f", v1.to_str().unwrap(), "--simulate"],
-    ));
+    ok(&run_on(dir, &["create", "cluster", "-f", v1.to_str().unwrap()]));
     // An upgrade killed while the control plane rolls, then resumed.
     let v2 = spec(dir, "docker", "mid", "1.36", 2);
     assert!(kill_at(
@@ -336,20 +471,25 @@ fn create_and_upgrade_killed_mid_step_resume() {
         "step 1/5"
     ));
     // A different operation cannot start over an interrupted one.
-    let other = run(dir, &["delete", "cluster", "mid"]);
+    let other = run_on(dir, &["delete", "cluster", "mid"]);
     assert!(!other.status.success());
     let err = String::from_utf8_lossy(&other.stderr);
     assert!(err.contains("interrupted upgrade of cluster mid"), "{err}");
-    let text = ok(&run(dir, &["upgrade", "cluster", "-f", v2.to_str().unwrap()]));
+    let text = ok(&run_on(dir, &["upgrade", "cluster", "-f", v2.to_str().unwrap()]));
     assert!(text.contains("apply-spec: done by an earlier run"), "{text}");
     let s = store(dir, "mid");
-    let (counts, versions) = census(&s);
+    let (counts, versions) = census(&s, "mid");
     assert_eq!(counts, (1, 2, 1));
     assert!(versions.iter().all(|v| v.starts_with("v1.36")), "{versions:?}");
+    clean_up(dir, "mid");
 }
 
 #[test]
 fn an_injected_machine_failure_is_a_clear_error_and_the_rerun_finishes() {
+    if real().is_some() {
+        eprintln!("skipping: injecting a machine failure needs the simulator (ANYWHERE_SIMULATE_FAULTS)");
+        return;
+    }
     let work = tempfile::tempdir().unwrap();
     let dir = work.path();
     let path = spec(dir, "docker", "fault", "1.36", 1);
@@ -376,8 +516,12 @@ fn an_injected_machine_failure_is_a_clear_error_and_the_rerun_finishes() {
     ok(&run(dir, &["create", "cluster", "-f", file, "--simulate"]));
     let s = store(dir, "fault");
     assert!(ready(&s, "fault"));
-    assert_eq!(census(&s).0, (1, 1, 1));
-    assert!(machines(&s).iter().all(|m| m["status"]["phase"] == "Running"));
+    assert_eq!(census(&s, "fault").0, (1, 1, 1));
+    assert!(
+        machines(&s, "fault")
+            .iter()
+            .all(|m| m["status"]["phase"] == "Running")
+    );
 }
 
 #[test]
@@ -424,85 +568,29 @@ fn bad_input_and_missing_management_plane_are_clear_errors() {
 fn pause_stops_an_upgrade_until_resume() {
     let work = tempfile::tempdir().unwrap();
     let dir = work.path();
+    let _controller = controller();
     let v1 = spec(dir, "docker", "pause", "1.35", 1);
-    ok(&run(
-        dir,
-        &["create", "cluster", "-f", v1.to_str().unwrap(), "--simulate"],
-    ));
-    ok(&run(dir, &["pause", "cluster", "pause"]));
+    ok(&run_on(dir, &["create", "cluster", "-f", v1.to_str().unwrap()]));
+    ok(&run_on(dir, &["pause", "cluster", "pause"]));
     let v2 = spec(dir, "docker", "pause", "1.36", 1);
-    let out = run(
+    let out = run_on(
         dir,
         &["upgrade", "cluster", "-f", v2.to_str().unwrap(), "--timeout", "3"],
     );
     assert_eq!(out.status.code(), Some(2), "a paused cluster must not upgrade");
     {
         let s = store(dir, "pause");
-        let (_, versions) = census(&s);
+        let (_, versions) = census(&s, "pause");
         assert!(
             versions.iter().all(|v| v.starts_with("v1.35")),
             "changed while paused: {versions:?}"
         );
     }
-    ok(&run(dir, &["resume", "cluster", "pause"]));
-    ok(&run(dir, &["upgrade", "cluster", "-f", v2.to_str().unwrap()]));
+    ok(&run_on(dir, &["resume", "cluster", "pause"]));
+    ok(&run_on(dir, &["upgrade", "cluster", "-f", v2.to_str().unwrap()]));
     let s = store(dir, "pause");
-    assert!(census(&s).1.iter().all(|v| v.starts_with("v1.36")));
-}
-
-/// The Docker lifecycle against a real management cluster, when `ANYWHERE_TEST_KUBECONFIG`
-/// names one (Cluster API and the Docker provider installed): `anywhere controller` runs against
-/// it from this machine and the commands get `--kubeconfig`. Skipped otherwise.
-#[test]
-fn real_management_cluster_when_configured() {
-    let Ok(kubeconfig) = std::env::var("ANYWHERE_TEST_KUBECONFIG") else {
-        eprintln!(
-            "skipping: ANYWHERE_TEST_KUBECONFIG is not set (the simulated scenarios above cover the workflows)"
-        );
-        return;
-    };
-    let work = tempfile::tempdir().unwrap();
-    let dir = work.path();
-    let mut controller = anywhere(dir)
-        .args(["controller", "--kubeconfig", &kubeconfig, "--install-crds"])
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let v1 = spec(dir, "docker", "real", "1.35", 1);
-    let v2 = spec(dir, "docker", "real", "1.36", 2);
-    let result = std::panic::catch_unwind(|| {
-        ok(&run(
-            dir,
-            &[
-                "create",
-                "cluster",
-                "-f",
-                v1.to_str().unwrap(),
-                "--kubeconfig",
-                &kubeconfig,
-            ],
-        ));
-        ok(&run(
-            dir,
-            &[
-                "upgrade",
-                "cluster",
-                "-f",
-                v2.to_str().unwrap(),
-                "--kubeconfig",
-                &kubeconfig,
-            ],
-        ));
-        ok(&run(
-            dir,
-            &["delete", "cluster", "real", "--kubeconfig", &kubeconfig],
-        ));
-    });
-    let _ = controller.kill();
-    let _ = controller.wait();
-    if let Err(e) = result {
-        std::panic::resume_unwind(e);
-    }
+    assert!(census(&s, "pause").1.iter().all(|v| v.starts_with("v1.36")));
+    clean_up(dir, "pause");
 }
 
 /// The README's main command, exactly.
@@ -524,13 +612,11 @@ fn readme_quickstart_runs() {
 fn an_invalid_upgrade_is_refused_before_anything_changes() {
     let work = tempfile::tempdir().unwrap();
     let dir = work.path();
+    let _controller = controller();
     let v1 = spec(dir, "docker", "skew", "1.34", 1);
-    ok(&run(
-        dir,
-        &["create", "cluster", "-f", v1.to_str().unwrap(), "--simulate"],
-    ));
+    ok(&run_on(dir, &["create", "cluster", "-f", v1.to_str().unwrap()]));
     let v2 = spec(dir, "docker", "skew", "1.36", 1);
-    let out = run(dir, &["upgrade", "cluster", "-f", v2.to_str().unwrap()]);
+    let out = run_on(dir, &["upgrade", "cluster", "-f", v2.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -538,5 +624,6 @@ fn an_invalid_upgrade_is_refused_before_anything_changes() {
         "{err}"
     );
     let s = store(dir, "skew");
-    assert!(census(&s).1.iter().all(|v| v.starts_with("v1.34")));
+    assert!(census(&s, "skew").1.iter().all(|v| v.starts_with("v1.34")));
+    clean_up(dir, "skew");
 }

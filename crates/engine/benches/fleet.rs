@@ -204,7 +204,7 @@ async fn one(n: usize) -> String {
         if last_progress.elapsed() >= Duration::from_secs(10) {
             last_progress = Instant::now();
             eprintln!(
-                "progress: t={:.0}s ready={ready}/{n} requests={} lists={} watches={} reconciles={} retriggered={} resynced={} in_flight={:?} rss={:.0}MB",
+                "progress: t={:.0}s ready={ready}/{n} requests={} lists={} watches={} reconciles={} retriggered={} resynced={} in_flight={:?} fds={} rss={:.0}MB",
                 started.elapsed().as_secs_f64(),
                 server.counters().requests(),
                 server.counters().lists(),
@@ -213,6 +213,7 @@ async fn one(n: usize) -> String {
                 stats.retriggered(),
                 stats.resynced(),
                 stats.in_flight(),
+                std::fs::read_dir("/proc/self/fd").map(|d| d.count()).unwrap_or(0),
                 current_rss_mb()
             );
         }

@@ -26,10 +26,14 @@ pub async fn client(encoded: &str) -> Result<Kube, String> {
 pub async fn client_from_yaml(yaml: &str) -> Result<Kube, String> {
     let kubeconfig =
         kube::config::Kubeconfig::from_yaml(yaml).map_err(|e| format!("cannot read the kubeconfig: {e}"))?;
-    let config =
+    let mut config =
         kube::Config::from_custom_kubeconfig(kubeconfig, &kube::config::KubeConfigOptions::default())
             .await
             .map_err(|e| format!("cannot use the kubeconfig: {e}"))?;
+    // A workload cluster that stops answering must not hold a reconcile (kube sets no read
+    // timeout by default); nothing sent to it streams.
+    config.read_timeout = Some(std::time::Duration::from_secs(30));
+    config.reset_reader_on_write = true;
     let client = kube::Client::try_from(config).map_err(|e| format!("cannot build a client: {e}"))?;
     Ok(Kube::new(client, crate::controller::FIELD_MANAGER))
 }
