@@ -34,6 +34,10 @@ pub struct StoreOptions {
     pub durability: Durability,
     /// Compact the log into a snapshot after this many writes (persistent stores).
     pub compact_every: usize,
+    /// The most items one list page returns to a client that asked for pages (`limit`),
+    /// whatever limit it asked for (a real server may return fewer; tests use this to make
+    /// clients page).
+    pub max_page: Option<usize>,
 }
 
 impl Default for StoreOptions {
@@ -42,6 +46,7 @@ impl Default for StoreOptions {
             history_per_kind: 4096,
             durability: Durability::Fsync,
             compact_every: 20_000,
+            max_page: None,
         }
     }
 }
@@ -341,6 +346,7 @@ pub(crate) struct State {
     history_limit: usize,
     history_floor: u64,
     compact_every: usize,
+    max_page: Option<usize>,
     log: Option<Log>,
 }
 
@@ -810,6 +816,7 @@ impl State {
             history_limit: opts.history_per_kind.max(1),
             history_floor: 0,
             compact_every: opts.compact_every.max(1),
+            max_page: opts.max_page.map(|m| m.max(1)),
             log,
         }
     }
@@ -1366,7 +1373,12 @@ impl State {
                 (self.rv, None)
             }
         };
-        let limit = req.limit.filter(|l| *l > 0).unwrap_or(usize::MAX);
+        // Only a client that asked for pages gets them (as from a real server).
+        let limit = req
+            .limit
+            .filter(|l| *l > 0)
+            .map(|l| l.min(self.max_page.unwrap_or(usize::MAX)))
+            .unwrap_or(usize::MAX);
         let mut items = Vec::new();
         let mut next = None;
         if let Some(table) = self.tables.get(&t.gr()) {
