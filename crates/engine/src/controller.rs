@@ -640,6 +640,18 @@ async fn read_spec(
     Ok(Ok(objects))
 }
 
+/// The MachineDeployments applied for the anywhere Cluster `namespace/name` (a label-selected
+/// list: it scans every MachineDeployment of the management cluster).
+async fn list_deployments(kube: &Kube, name: &str, namespace: &str) -> Result<Vec<DynamicObject>, KubeError> {
+    kube.list(
+        "cluster.x-k8s.io/v1beta2",
+        "MachineDeployment",
+        Some(CAPI_NAMESPACE),
+        &format!("{LABEL_CLUSTER}={name},{LABEL_NAMESPACE}={namespace}"),
+    )
+    .await
+}
+
 /// What the cluster has now. `deployments`: the MachineDeployments to read by name (the
 /// controller's fast path: a label-selected list scans every MachineDeployment of the
 /// management cluster, which grows with the fleet), or `None` to list them all (the upgrade plan,
@@ -687,19 +699,11 @@ pub(crate) async fn existing(
             }
             found
         }
-        None => {
-            let selector = format!("{LABEL_CLUSTER}={name},{LABEL_NAMESPACE}={namespace}");
-            kube.list(
-                "cluster.x-k8s.io/v1beta2",
-                "MachineDeployment",
-                Some(CAPI_NAMESPACE),
-                &selector,
-            )
+        None => list_deployments(kube, name, namespace)
             .await?
             .iter()
             .map(to_value)
-            .collect()
-        }
+            .collect(),
     };
     let mut e = Existing::from_objects(name, kcp.as_ref(), etcd.as_ref(), &deployments);
     for template in e.template_names() {
@@ -983,17 +987,9 @@ async fn phases(
     if !pruned {
         let listed = match indexed {
             Some(mds) => mds,
-            None => {
-                let selector = format!("{LABEL_CLUSTER}={name},{LABEL_NAMESPACE}={namespace}");
-                kube.list(
-                    "cluster.x-k8s.io/v1beta2",
-                    "MachineDeployment",
-                    Some(CAPI_NAMESPACE),
-                    &selector,
-                )
+            None => list_deployments(kube, name, namespace)
                 .await
-                .map_err(|e| step_error(id, "list MachineDeployments", e))?
-            }
+                .map_err(|e| step_error(id, "list MachineDeployments", e))?,
         };
         let mut removed = false;
         for md in &listed {

@@ -3,7 +3,6 @@
 //! private address). See docs/design/0005-egress-preflight.md for the rule.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
@@ -12,19 +11,10 @@ use anywhere_manifests::common::egress::{Endpoint, Purpose, endpoints};
 use anywhere_manifests::common::proxy::proxy;
 use anywhere_manifests::common::registry_mirror::registry_mirror;
 
-use super::validate::{Options, check_spec, load_catalog, print_text};
-use crate::input;
+use super::validate::{CheckedSpec, SpecCheckArgs, read_checked_spec};
 
 /// Arguments of `anywhere check-egress`.
-#[derive(Debug, clap::Args)]
-pub struct Args {
-    /// The cluster spec file; `-` reads standard input.
-    #[arg(short = 'f', long = "filename", value_name = "FILE")]
-    filename: String,
-    /// A Bundles manifest to use instead of the embedded release catalog.
-    #[arg(long = "bundles-override", value_name = "FILE")]
-    bundles_override: Option<PathBuf>,
-}
+pub type Args = SpecCheckArgs;
 
 /// Prints the endpoint table; exit 0 when nothing leaves the site, 1 when something does, 2 for
 /// a bad spec.
@@ -32,13 +22,9 @@ pub struct Args {
 /// # Errors
 /// A spec that cannot be read or whose registry mirror credentials are missing.
 pub fn run(args: Args) -> Result<ExitCode> {
-    let input = input::read(&args.filename)?;
-    let catalog = load_catalog(args.bundles_override.as_deref())?;
-    let options = Options::from_env()?;
-    let (outcome, set) = check_spec(&input, &catalog, &options);
-    let Some(set) = set else {
-        print_text(&outcome);
-        return Ok(ExitCode::from(2));
+    let CheckedSpec { input, catalog, set } = match read_checked_spec(&args)? {
+        Ok(checked) => checked,
+        Err(code) => return Ok(code),
     };
     let report = check(&set, &catalog, &input.name)?;
     for line in &report.lines {

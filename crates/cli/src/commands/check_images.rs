@@ -2,7 +2,6 @@
 //! the cluster's nodes will pull is in its registry mirror, and lists the ones that are not.
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
@@ -12,19 +11,10 @@ use anywhere_catalog::KubeVersion;
 use anywhere_manifests::common::registry_mirror::{MirroredImage, mirrored_image, registry_mirror};
 use anywhere_registry::{ClientConfig, Registry};
 
-use super::validate::{Options, check_spec, load_catalog, print_text};
-use crate::input;
+use super::validate::{CheckedSpec, SpecCheckArgs, read_checked_spec};
 
 /// Arguments of `anywhere check-images`.
-#[derive(Debug, clap::Args)]
-pub struct Args {
-    /// The cluster spec file (with `registryMirrorConfiguration`); `-` reads standard input.
-    #[arg(short = 'f', long = "filename", value_name = "FILE")]
-    filename: String,
-    /// A Bundles manifest to use instead of the embedded release catalog.
-    #[arg(long = "bundles-override", value_name = "FILE")]
-    bundles_override: Option<PathBuf>,
-}
+pub type Args = SpecCheckArgs;
 
 /// Checks the mirror: exit 0 when every image is there, 1 when some are missing (each listed,
 /// with where it would be pulled from), 2 for a bad spec or an unreachable mirror.
@@ -32,13 +22,9 @@ pub struct Args {
 /// # Errors
 /// A spec without a registry mirror, missing mirror credentials, or an unreachable mirror.
 pub fn run(args: Args) -> Result<ExitCode> {
-    let input = input::read(&args.filename)?;
-    let catalog = load_catalog(args.bundles_override.as_deref())?;
-    let options = Options::from_env()?;
-    let (outcome, set) = check_spec(&input, &catalog, &options);
-    let Some(set) = set else {
-        print_text(&outcome);
-        return Ok(ExitCode::from(2));
+    let CheckedSpec { input, catalog, set } = match read_checked_spec(&args)? {
+        Ok(checked) => checked,
+        Err(code) => return Ok(code),
     };
     let Some(report) = check(&set, &catalog, &input.name)? else {
         bail!(

@@ -116,6 +116,47 @@ impl Options {
     }
 }
 
+/// Arguments of the commands that check a cluster spec against something outside it
+/// (`check-images`, `check-egress`).
+#[derive(Debug, clap::Args)]
+pub struct SpecCheckArgs {
+    /// The cluster spec file; `-` reads standard input.
+    #[arg(short = 'f', long = "filename", value_name = "FILE")]
+    pub filename: String,
+    /// A Bundles manifest to use instead of the embedded release catalog.
+    #[arg(long = "bundles-override", value_name = "FILE")]
+    pub bundles_override: Option<PathBuf>,
+}
+
+/// A spec that passed validation, with the catalog it was checked against.
+pub struct CheckedSpec {
+    /// The file as read.
+    pub input: input::Input,
+    /// The release catalog (embedded or `--bundles-override`).
+    pub catalog: Catalog,
+    /// The defaulted, valid spec.
+    pub set: ConfigSet,
+}
+
+/// Reads, defaults and validates the spec of `args`: the checked spec, or — after printing
+/// what is wrong — `Err(exit code 2)`.
+///
+/// # Errors
+/// The file or the catalog cannot be read, or required environment is missing.
+pub fn read_checked_spec(args: &SpecCheckArgs) -> Result<Result<CheckedSpec, ExitCode>> {
+    let input = input::read(&args.filename)?;
+    let catalog = load_catalog(args.bundles_override.as_deref())?;
+    let options = Options::from_env()?;
+    let (outcome, set) = check_spec(&input, &catalog, &options);
+    Ok(match set {
+        Some(set) => Ok(CheckedSpec { input, catalog, set }),
+        None => {
+            print_text(&outcome);
+            Err(ExitCode::from(2))
+        }
+    })
+}
+
 /// Loads the embedded catalog or the `--bundles-override` file.
 pub fn load_catalog(bundles_override: Option<&Path>) -> Result<Catalog> {
     match bundles_override {
