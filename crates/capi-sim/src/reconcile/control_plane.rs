@@ -90,25 +90,77 @@ fn oldest(g: &Group, idx: &[usize]) -> usize {
         .unwrap_or(&idx[0])
 }
 
-/// The KubeadmControlPlane of a cluster.
-pub(crate) fn reconcile_kcp(ctx: &mut Ctx<'_>, cluster: &Value, kcp: &Arc<Value>, allowed: bool) -> Step {
-    let kname = name(kcp).to_string();
-    let machines: Vec<Arc<Value>> = ctx
-        .cache
+/// The machines an owner (KubeadmControlPlane or EtcdadmCluster) has: those of the cluster
+/// whose `label` names it.
+fn owned_machines(ctx: &Ctx<'_>, label_key: &str, owner: &str) -> Vec<Arc<Value>> {
+    ctx.cache
         .of_cluster(&ctx.key, "Machine")
         .into_iter()
-        .filter(|m| label(m, CONTROL_PLANE_NAME_LABEL) == Some(kname.as_str()))
-        .collect();
-    if super::is_paused(kcp) {
-        return Ok(());
+        .filter(|m| label(m, label_key) == Some(owner))
+        .collect()
+}
+
+/// What a paused or deleted owner does: nothing while paused; when deleted, delete its machines
+/// and drop its finalizer once none is left. Returns whether the owner is to be reconciled.
+fn live_owner(
+    ctx: &mut Ctx<'_>,
+    owner: &Arc<Value>,
+    kind: &str,
+    finalizer: &str,
+    machines: &[Arc<Value>],
+) -> Result<bool, crate::Error> {
+    if super::is_paused(owner) {
+        return Ok(false);
     }
-    if is_deleting(kcp) {
+    if is_deleting(owner) {
         for m in machines.iter().filter(|m| !is_deleting(m)) {
             ctx.delete(def("Machine"), &ctx.key.namespace.clone(), name(m))?;
         }
         if machines.is_empty() {
-            ctx.remove_finalizer(def("KubeadmControlPlane"), kcp, crate::object::KCP_FINALIZER)?;
+            ctx.remove_finalizer(def(kind), owner, finalizer)?;
         }
+        return Ok(false);
+    }
+    Ok(true)
+}
+
+/// The owner's machines as a group, each marked up to date or not by `current`.
+fn group(
+    ctx: &Ctx<'_>,
+    label_key: &str,
+    owner: &str,
+    desired: usize,
+    current: &dyn Fn(&Ctx<'_>, &Value) -> bool,
+) -> Group {
+    let machines = owned_machines(ctx, label_key, owner);
+    let up_to_date = machines.iter().map(|m| current(ctx, m)).collect();
+    Group {
+        desired,
+        machines,
+        up_to_date,
+    }
+}
+
+/// Takes the group's next one-at-a-time step; `create` makes the new machine.
+fn step(ctx: &mut Ctx<'_>, g: &Group, create: impl FnOnce(&mut Ctx<'_>) -> Step) -> Step {
+    match decide(g) {
+        Action::Create => create(ctx),
+        Action::Delete(i) => ctx.delete(def("Machine"), &ctx.key.namespace.clone(), name(&g.machines[i])),
+        Action::Wait | Action::Nothing => Ok(()),
+    }
+}
+
+/// The KubeadmControlPlane of a cluster.
+pub(crate) fn reconcile_kcp(ctx: &mut Ctx<'_>, cluster: &Value, kcp: &Arc<Value>, allowed: bool) -> Step {
+    let kname = name(kcp).to_string();
+    let machines = owned_machines(ctx, CONTROL_PLANE_NAME_LABEL, &kname);
+    if !live_owner(
+        ctx,
+        kcp,
+        "KubeadmControlPlane",
+        crate::object::KCP_FINALIZER,
+        &machines,
+    )? {
         return Ok(());
     }
     let spec = &kcp["spec"];
@@ -120,88 +172,56 @@ pub(crate) fn reconcile_kcp(ctx: &mut Ctx<'_>, cluster: &Value, kcp: &Arc<Value>
     };
     let tmpl_name = tmpl["name"].as_str().unwrap_or_default().to_string();
     let config_hash = short_hash(&spec["kubeadmConfigSpec"]);
-    let up_to_date: Vec<bool> = machines
-        .iter()
-        .map(|m| {
-            let infra = resolve_ref(ctx, &m["spec"]["infrastructureRef"]);
-            m["spec"]["version"] == version.as_str()
-                && infra.as_ref().and_then(|i| annotation(i, CLONED_FROM_NAME)) == Some(tmpl_name.as_str())
-                && annotation(m, CONFIG_HASH) == Some(config_hash.as_str())
-        })
-        .collect();
-    let desired = spec["replicas"].as_u64().unwrap_or(1) as usize;
-    let g = Group {
-        desired,
-        machines,
-        up_to_date,
+    let current = |ctx: &Ctx<'_>, m: &Value| {
+        let infra = resolve_ref(ctx, &m["spec"]["infrastructureRef"]);
+        m["spec"]["version"] == version.as_str()
+            && infra.as_ref().and_then(|i| annotation(i, CLONED_FROM_NAME)) == Some(tmpl_name.as_str())
+            && annotation(m, CONFIG_HASH) == Some(config_hash.as_str())
     };
+    let desired = spec["replicas"].as_u64().unwrap_or(1) as usize;
+    let g = group(ctx, CONTROL_PLANE_NAME_LABEL, &kname, desired, &current);
     let initialized = kcp["status"]["initialization"]["controlPlaneInitialized"] == true || g.ready() > 0;
     if allowed {
-        match decide(&g) {
-            Action::Create => {
-                let first = g.live().next().is_none() && !initialized;
-                let mut cfg = spec["kubeadmConfigSpec"].clone();
-                if let Some(o) = cfg.as_object_mut() {
-                    if first {
-                        o.remove("joinConfiguration");
-                    } else {
-                        o.remove("initConfiguration");
-                    }
+        step(ctx, &g, |ctx| {
+            let first = g.live().next().is_none() && !initialized;
+            let mut cfg = spec["kubeadmConfigSpec"].clone();
+            if let Some(o) = cfg.as_object_mut() {
+                if first {
+                    o.remove("joinConfiguration");
+                } else {
+                    o.remove("initConfiguration");
                 }
-                let mut labels = Map::new();
-                if let Some(l) = spec["machineTemplate"]["metadata"]["labels"].as_object() {
-                    labels.extend(l.clone());
-                }
-                labels.insert(CONTROL_PLANE_LABEL.into(), json!(""));
-                labels.insert(CONTROL_PLANE_NAME_LABEL.into(), json!(kname));
-                let mut annotations = Map::new();
-                if let Some(a) = spec["machineTemplate"]["metadata"]["annotations"].as_object() {
-                    annotations.extend(a.clone());
-                }
-                annotations.insert(CONFIG_HASH.into(), json!(config_hash));
-                let mname = new_machine_name(ctx, kcp, g.machines.len());
-                create_machine(
-                    ctx,
-                    cluster,
-                    &mname,
-                    MachineSpec {
-                        owner: kcp,
-                        labels,
-                        annotations,
-                        version: Some(version.clone()),
-                        infra_template: tmpl.clone(),
-                        bootstrap_kind: "KubeadmConfig",
-                        bootstrap_spec: cfg,
-                    },
-                )?;
             }
-            Action::Delete(i) => {
-                ctx.delete(def("Machine"), &ctx.key.namespace.clone(), name(&g.machines[i]))?;
+            let mut labels = Map::new();
+            if let Some(l) = spec["machineTemplate"]["metadata"]["labels"].as_object() {
+                labels.extend(l.clone());
             }
-            Action::Wait | Action::Nothing => {}
-        }
+            labels.insert(CONTROL_PLANE_LABEL.into(), json!(""));
+            labels.insert(CONTROL_PLANE_NAME_LABEL.into(), json!(kname));
+            let mut annotations = Map::new();
+            if let Some(a) = spec["machineTemplate"]["metadata"]["annotations"].as_object() {
+                annotations.extend(a.clone());
+            }
+            annotations.insert(CONFIG_HASH.into(), json!(config_hash));
+            let mname = new_machine_name(ctx, kcp, g.machines.len());
+            create_machine(
+                ctx,
+                cluster,
+                &mname,
+                MachineSpec {
+                    owner: kcp,
+                    labels,
+                    annotations,
+                    version: Some(version.clone()),
+                    infra_template: tmpl.clone(),
+                    bootstrap_kind: "KubeadmConfig",
+                    bootstrap_spec: cfg,
+                },
+            )
+        })?;
     }
-    // Re-read: the action above changed the machines.
-    let machines: Vec<Arc<Value>> = ctx
-        .cache
-        .of_cluster(&ctx.key, "Machine")
-        .into_iter()
-        .filter(|m| label(m, CONTROL_PLANE_NAME_LABEL) == Some(kname.as_str()))
-        .collect();
-    let up_to_date: Vec<bool> = machines
-        .iter()
-        .map(|m| {
-            let infra = resolve_ref(ctx, &m["spec"]["infrastructureRef"]);
-            m["spec"]["version"] == version.as_str()
-                && infra.as_ref().and_then(|i| annotation(i, CLONED_FROM_NAME)) == Some(tmpl_name.as_str())
-                && annotation(m, CONFIG_HASH) == Some(config_hash.as_str())
-        })
-        .collect();
-    let g = Group {
-        desired,
-        machines,
-        up_to_date,
-    };
+    // Re-read: the step above changed the machines.
+    let g = group(ctx, CONTROL_PLANE_NAME_LABEL, &kname, desired, &current);
     let ready = g.ready();
     let initialized = initialized || ready > 0;
     let live = g.live().count();
@@ -375,85 +395,51 @@ pub(crate) fn compare_versions(a: &str, b: &str) -> std::cmp::Ordering {
 /// The EtcdadmCluster of a cluster (external etcd).
 pub(crate) fn reconcile_etcd(ctx: &mut Ctx<'_>, cluster: &Value, etcd: &Arc<Value>, allowed: bool) -> Step {
     let ename = name(etcd).to_string();
-    let machines: Vec<Arc<Value>> = ctx
-        .cache
-        .of_cluster(&ctx.key, "Machine")
-        .into_iter()
-        .filter(|m| label(m, ETCD_CLUSTER_LABEL) == Some(ename.as_str()))
-        .collect();
-    if super::is_paused(etcd) {
-        return Ok(());
-    }
-    if is_deleting(etcd) {
-        for m in machines.iter().filter(|m| !is_deleting(m)) {
-            ctx.delete(def("Machine"), &ctx.key.namespace.clone(), name(m))?;
-        }
-        if machines.is_empty() {
-            ctx.remove_finalizer(def("EtcdadmCluster"), etcd, crate::object::ETCD_FINALIZER)?;
-        }
+    let machines = owned_machines(ctx, ETCD_CLUSTER_LABEL, &ename);
+    if !live_owner(
+        ctx,
+        etcd,
+        "EtcdadmCluster",
+        crate::object::ETCD_FINALIZER,
+        &machines,
+    )? {
         return Ok(());
     }
     let spec = &etcd["spec"];
     let tmpl = spec["infrastructureTemplate"].clone();
     let tmpl_name = tmpl["name"].as_str().unwrap_or_default().to_string();
     let config_hash = short_hash(&spec["etcdadmConfigSpec"]);
-    let utd = |ctx: &Ctx<'_>, ms: &[Arc<Value>]| -> Vec<bool> {
-        ms.iter()
-            .map(|m| {
-                let infra = resolve_ref(ctx, &m["spec"]["infrastructureRef"]);
-                infra.as_ref().and_then(|i| annotation(i, CLONED_FROM_NAME)) == Some(tmpl_name.as_str())
-                    && annotation(m, CONFIG_HASH) == Some(config_hash.as_str())
-            })
-            .collect()
+    let current = |ctx: &Ctx<'_>, m: &Value| {
+        let infra = resolve_ref(ctx, &m["spec"]["infrastructureRef"]);
+        infra.as_ref().and_then(|i| annotation(i, CLONED_FROM_NAME)) == Some(tmpl_name.as_str())
+            && annotation(m, CONFIG_HASH) == Some(config_hash.as_str())
     };
     let desired = spec["replicas"].as_u64().unwrap_or(1) as usize;
-    let up_to_date = utd(ctx, &machines);
-    let g = Group {
-        desired,
-        machines,
-        up_to_date,
-    };
+    let g = group(ctx, ETCD_CLUSTER_LABEL, &ename, desired, &current);
     if allowed {
-        match decide(&g) {
-            Action::Create => {
-                let mut labels = Map::new();
-                labels.insert(ETCD_CLUSTER_LABEL.into(), json!(ename));
-                let mut annotations = Map::new();
-                annotations.insert(CONFIG_HASH.into(), json!(config_hash));
-                let mname = new_machine_name(ctx, etcd, g.machines.len());
-                create_machine(
-                    ctx,
-                    cluster,
-                    &mname,
-                    MachineSpec {
-                        owner: etcd,
-                        labels,
-                        annotations,
-                        version: None,
-                        infra_template: tmpl.clone(),
-                        bootstrap_kind: "EtcdadmConfig",
-                        bootstrap_spec: spec["etcdadmConfigSpec"].clone(),
-                    },
-                )?;
-            }
-            Action::Delete(i) => {
-                ctx.delete(def("Machine"), &ctx.key.namespace.clone(), name(&g.machines[i]))?;
-            }
-            Action::Wait | Action::Nothing => {}
-        }
+        step(ctx, &g, |ctx| {
+            let mut labels = Map::new();
+            labels.insert(ETCD_CLUSTER_LABEL.into(), json!(ename));
+            let mut annotations = Map::new();
+            annotations.insert(CONFIG_HASH.into(), json!(config_hash));
+            let mname = new_machine_name(ctx, etcd, g.machines.len());
+            create_machine(
+                ctx,
+                cluster,
+                &mname,
+                MachineSpec {
+                    owner: etcd,
+                    labels,
+                    annotations,
+                    version: None,
+                    infra_template: tmpl.clone(),
+                    bootstrap_kind: "EtcdadmConfig",
+                    bootstrap_spec: spec["etcdadmConfigSpec"].clone(),
+                },
+            )
+        })?;
     }
-    let machines: Vec<Arc<Value>> = ctx
-        .cache
-        .of_cluster(&ctx.key, "Machine")
-        .into_iter()
-        .filter(|m| label(m, ETCD_CLUSTER_LABEL) == Some(ename.as_str()))
-        .collect();
-    let up_to_date = utd(ctx, &machines);
-    let g = Group {
-        desired,
-        machines,
-        up_to_date,
-    };
+    let g = group(ctx, ETCD_CLUSTER_LABEL, &ename, desired, &current);
     let ready_machines: Vec<&Arc<Value>> = g.machines.iter().filter(|m| machine_ready(m)).collect();
     let ready = ready_machines.len();
     let initialized = etcd["status"]["initialized"] == true || ready > 0;
