@@ -17,6 +17,12 @@
 //! objects, server-side applies what it wants (a no-op when nothing changed) and requeues while
 //! it waits. A finalizer deletes the Cluster API cluster before the anywhere Cluster goes; the
 //! `anywhere.eks.amazonaws.com/paused` annotation stops all of it.
+//!
+//! Built for fleets (docs/design/0010, decisions 10–11): Machines and MachineDeployments are read
+//! from watch-fed indexes ([`crate::index`]), not label-selected lists; a reconcile kube-runtime
+//! drops is asked for again; a cache scan every 30 s asks for any Cluster not Ready or not
+//! reconciled at its generation; a reconcile is abandoned after 120 s; no connection is kept per
+//! workload cluster.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
