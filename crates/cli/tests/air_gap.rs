@@ -47,6 +47,21 @@ fn path(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
+/// `anywhere download images -o ARCHIVE --from REGISTRY --insecure --list LIST`.
+fn download_from(archive: &Path, from: &str, list: &Path) -> (Option<i32>, String, String) {
+    anywhere(&[
+        "download",
+        "images",
+        "-o",
+        path(archive),
+        "--from",
+        from,
+        "--insecure",
+        "--list",
+        path(list),
+    ])
+}
+
 #[test]
 fn download_then_import_preserves_digests_and_skopeo_agrees_both_ways() {
     if !peers_available() {
@@ -72,17 +87,7 @@ fn download_then_import_preserves_digests_and_skopeo_agrees_both_ways() {
         "public.ecr.aws/eks-anywhere/one:v1\npublic.ecr.aws/eks-anywhere/absent:v9\n",
     )
     .unwrap();
-    let (code, _, stderr) = anywhere(&[
-        "download",
-        "images",
-        "-o",
-        path(&archive),
-        "--from",
-        &from,
-        "--insecure",
-        "--list",
-        path(&with_missing),
-    ]);
+    let (code, _, stderr) = download_from(&archive, &from, &with_missing);
     assert_eq!(code, Some(1), "{stderr}");
     assert!(
         stderr.contains("eks-anywhere/absent:v9") && stderr.contains("not found"),
@@ -98,17 +103,7 @@ fn download_then_import_preserves_digests_and_skopeo_agrees_both_ways() {
             >= 3
     );
 
-    let (code, stdout, stderr) = anywhere(&[
-        "download",
-        "images",
-        "-o",
-        path(&archive),
-        "--from",
-        &from,
-        "--insecure",
-        "--list",
-        path(&list),
-    ]);
+    let (code, stdout, stderr) = download_from(&archive, &from, &list);
     assert_eq!(code, Some(0), "{stdout}{stderr}");
     assert!(stderr.contains("resuming the download"), "{stderr}");
     assert!(
@@ -208,17 +203,7 @@ fn an_import_killed_midway_resumes_without_resending_finished_blobs() {
     }
     std::fs::write(work.path().join("list"), list).unwrap();
     let archive = work.path().join("images.tar");
-    let (code, _, stderr) = anywhere(&[
-        "download",
-        "images",
-        "-o",
-        path(&archive),
-        "--from",
-        &from,
-        "--insecure",
-        "--list",
-        path(&work.path().join("list")),
-    ]);
+    let (code, _, stderr) = download_from(&archive, &from, &work.path().join("list"));
     assert_eq!(code, Some(0), "{stderr}");
 
     // First import, one blob at a time, killed with SIGKILL as soon as one image is in.
