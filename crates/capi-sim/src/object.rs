@@ -210,6 +210,12 @@ impl<'a> Conditions<'a> {
         self.set_status(type_, s, reason, message)
     }
 
+    /// Sets a condition whose reason says which way it is (`yes` when true, `no` when false),
+    /// without a message.
+    pub fn either(&mut self, type_: &str, status: bool, yes: &str, no: &str) -> &mut Self {
+        self.set(type_, status, if status { yes } else { no }, "")
+    }
+
     /// Sets a condition with an explicit status (`True`, `False`, `Unknown`).
     pub fn set_status(&mut self, type_: &str, status: &str, reason: &str, message: &str) -> &mut Self {
         let ltt = match condition(self.old, type_) {

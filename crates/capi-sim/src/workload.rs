@@ -78,16 +78,20 @@ impl Workloads {
             .map(|d| d.join("workload").join(&key.namespace).join(&key.name))
     }
 
-    /// The store of a cluster, if it exists (in memory, or persisted by an earlier process).
-    pub fn get(&self, key: &ClusterKey) -> Option<Store> {
-        if let Some(w) = self
-            .inner
+    /// The store of a cluster this process has open.
+    fn open(&self, key: &ClusterKey) -> Option<Store> {
+        self.inner
             .clusters
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .get(key)
-        {
-            return Some(w.store.clone());
+            .map(|w| w.store.clone())
+    }
+
+    /// The store of a cluster, if it exists (in memory, or persisted by an earlier process).
+    pub fn get(&self, key: &ClusterKey) -> Option<Store> {
+        if let Some(store) = self.open(key) {
+            return Some(store);
         }
         let dir = self.dir_of(key)?;
         if dir.is_dir() {
@@ -102,14 +106,8 @@ impl Workloads {
     /// # Errors
     /// When a persisted store cannot be opened.
     pub fn get_or_create(&self, key: &ClusterKey) -> Result<Store, crate::Error> {
-        if let Some(w) = self
-            .inner
-            .clusters
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(key)
-        {
-            return Ok(w.store.clone());
+        if let Some(store) = self.open(key) {
+            return Ok(store);
         }
         let mut map = self
             .inner

@@ -239,80 +239,24 @@ pub(crate) fn reconcile_kcp(ctx: &mut Ctx<'_>, cluster: &Value, kcp: &Arc<Value>
     let old = &kcp["status"]["conditions"];
     let mut c = Conditions::new(old, &ctx.now_str, gen_);
     let available = initialized && ready > 0;
-    c.set(
-        "Available",
-        available,
-        if available { "Available" } else { "NotAvailable" },
-        "",
-    )
-    .set(
-        "Initialized",
-        initialized,
-        if initialized {
-            "Initialized"
-        } else {
-            "NotInitialized"
-        },
-        "",
-    )
-    .set("CertificatesAvailable", true, "Available", "")
-    .set(
-        "EtcdClusterHealthy",
-        ready > 0,
-        if ready > 0 { "Healthy" } else { "NotHealthy" },
-        "",
-    )
-    .set(
-        "ControlPlaneComponentsHealthy",
-        ready > 0,
-        if ready > 0 { "Healthy" } else { "NotHealthy" },
-        "",
-    )
-    .set(
-        "MachinesReady",
-        ready == g.machines.len(),
-        if ready == g.machines.len() {
-            "Ready"
-        } else {
-            "NotReady"
-        },
-        "",
-    )
-    .set(
-        "MachinesUpToDate",
-        utd == live,
-        if utd == live { "UpToDate" } else { "NotUpToDate" },
-        "",
-    )
-    .set(
-        "RollingOut",
-        utd < live,
-        if utd < live { "RollingOut" } else { "NotRollingOut" },
-        "",
-    )
-    .set(
-        "ScalingUp",
-        live < desired,
-        if live < desired {
-            "ScalingUp"
-        } else {
-            "NotScalingUp"
-        },
-        "",
-    )
-    .set(
-        "ScalingDown",
-        live > desired,
-        if live > desired {
-            "ScalingDown"
-        } else {
-            "NotScalingDown"
-        },
-        "",
-    )
-    .set("Remediating", false, "NotRemediating", "")
-    .set("Deleting", false, "NotDeleting", "")
-    .set("Paused", false, "NotPaused", "");
+    c.either("Available", available, "Available", "NotAvailable")
+        .either("Initialized", initialized, "Initialized", "NotInitialized")
+        .set("CertificatesAvailable", true, "Available", "")
+        .either("EtcdClusterHealthy", ready > 0, "Healthy", "NotHealthy")
+        .either(
+            "ControlPlaneComponentsHealthy",
+            ready > 0,
+            "Healthy",
+            "NotHealthy",
+        )
+        .either("MachinesReady", ready == g.machines.len(), "Ready", "NotReady")
+        .either("MachinesUpToDate", utd == live, "UpToDate", "NotUpToDate")
+        .either("RollingOut", utd < live, "RollingOut", "NotRollingOut")
+        .either("ScalingUp", live < desired, "ScalingUp", "NotScalingUp")
+        .either("ScalingDown", live > desired, "ScalingDown", "NotScalingDown")
+        .set("Remediating", false, "NotRemediating", "")
+        .set("Deleting", false, "NotDeleting", "")
+        .set("Paused", false, "NotPaused", "");
     let v1old = kcp["status"]["deprecated"]["v1beta1"]["conditions"].clone();
     let mut st = kcp.get("status").cloned().unwrap_or_else(|| json!({}));
     st["observedGeneration"] = json!(gen_);
@@ -451,22 +395,13 @@ pub(crate) fn reconcile_etcd(ctx: &mut Ctx<'_>, cluster: &Value, etcd: &Arc<Valu
     let gen_ = generation(etcd);
     let v1old = etcd["status"]["conditions"].clone();
     let mut c = Conditions::new(&v1old, &ctx.now_str, gen_);
-    c.set(
-        "Ready",
-        all_ready,
-        if all_ready {
-            "Ready"
-        } else {
-            "WaitingForEtcdMembers"
-        },
-        "",
-    )
-    .set(
-        "EtcdMachinesSpecUpToDate",
-        g.up_to_date_count() == g.live().count(),
-        "UpToDate",
-        "",
-    );
+    c.either("Ready", all_ready, "Ready", "WaitingForEtcdMembers")
+        .set(
+            "EtcdMachinesSpecUpToDate",
+            g.up_to_date_count() == g.live().count(),
+            "UpToDate",
+            "",
+        );
     let mut st = etcd.get("status").cloned().unwrap_or_else(|| json!({}));
     st["observedGeneration"] = json!(gen_);
     st["replicas"] = json!(g.machines.len());

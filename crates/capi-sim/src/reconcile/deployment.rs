@@ -269,12 +269,7 @@ fn reconcile_set(ctx: &mut Ctx<'_>, cluster: &Value, ms: &Arc<Value>) -> Step {
     let mut c = Conditions::new(&ms["status"]["conditions"], &ctx.now_str, gen_);
     let all = ready == machines.len();
     c.set("MachinesReady", all, if all { "Ready" } else { "NotReady" }, "")
-        .set(
-            "MachinesUpToDate",
-            is_current,
-            if is_current { "UpToDate" } else { "NotUpToDate" },
-            "",
-        )
+        .either("MachinesUpToDate", is_current, "UpToDate", "NotUpToDate")
         .set("ScalingUp", machines.len() < want, "ScalingUp", "")
         .set("ScalingDown", machines.len() > want, "ScalingDown", "")
         .set("Deleting", false, "NotDeleting", "")
@@ -332,53 +327,20 @@ fn deployment_status(ctx: &mut Ctx<'_>, md: &Arc<Value>) -> Step {
     };
     let gen_ = generation(md);
     let mut c = Conditions::new(&md["status"]["conditions"], &ctx.now_str, gen_);
-    c.set(
-        "Available",
-        available,
-        if available { "Available" } else { "NotAvailable" },
-        "",
-    )
-    .set(
-        "MachinesReady",
-        ready == total,
-        if ready == total { "Ready" } else { "NotReady" },
-        "",
-    )
-    .set(
-        "MachinesUpToDate",
-        !rolling,
-        if rolling { "NotUpToDate" } else { "UpToDate" },
-        "",
-    )
-    .set(
-        "RollingOut",
-        rolling,
-        if rolling { "RollingOut" } else { "NotRollingOut" },
-        "",
-    )
-    .set(
-        "ScalingUp",
-        total < desired,
-        if total < desired {
-            "ScalingUp"
-        } else {
-            "NotScalingUp"
-        },
-        "",
-    )
-    .set(
-        "ScalingDown",
-        total > desired,
-        if total > desired {
-            "ScalingDown"
-        } else {
-            "NotScalingDown"
-        },
-        "",
-    )
-    .set("Remediating", false, "NotRemediating", "")
-    .set("Deleting", false, "NotDeleting", "")
-    .set("Paused", false, "NotPaused", "");
+    c.either("Available", available, "Available", "NotAvailable")
+        .either("MachinesReady", ready == total, "Ready", "NotReady")
+        .set(
+            "MachinesUpToDate",
+            !rolling,
+            if rolling { "NotUpToDate" } else { "UpToDate" },
+            "",
+        )
+        .either("RollingOut", rolling, "RollingOut", "NotRollingOut")
+        .either("ScalingUp", total < desired, "ScalingUp", "NotScalingUp")
+        .either("ScalingDown", total > desired, "ScalingDown", "NotScalingDown")
+        .set("Remediating", false, "NotRemediating", "")
+        .set("Deleting", false, "NotDeleting", "")
+        .set("Paused", false, "NotPaused", "");
     let v1old = md["status"]["deprecated"]["v1beta1"]["conditions"].clone();
     let mut st = md.get("status").cloned().unwrap_or_else(|| json!({}));
     st["observedGeneration"] = json!(gen_);

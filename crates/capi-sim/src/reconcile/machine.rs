@@ -541,12 +541,7 @@ fn machine_status(ctx: &Ctx<'_>, m: &Value, phase: Phase, f: &Facts<'_>) -> Valu
     match f.node {
         Some(r) => {
             c.set("NodeReady", r, if r { "NodeReady" } else { "NodeNotReady" }, "");
-            c.set(
-                "NodeHealthy",
-                r,
-                if r { "NodeHealthy" } else { "NodeNotHealthy" },
-                "",
-            );
+            c.either("NodeHealthy", r, "NodeHealthy", "NodeNotHealthy");
         }
         None if f.etcd => {
             c.set("NodeHealthy", true, "NoNodeForEtcdMachine", "");
@@ -559,19 +554,9 @@ fn machine_status(ctx: &Ctx<'_>, m: &Value, phase: Phase, f: &Facts<'_>) -> Valu
     let deleting = phase == Phase::Deleting;
     let ready = f.boot && f.infra && node_ok && !deleting;
     c.set("Ready", ready, if ready { "Ready" } else { "NotReady" }, "");
-    c.set(
-        "Available",
-        ready,
-        if ready { "Available" } else { "NotReady" },
-        "",
-    );
+    c.either("Available", ready, "Available", "NotReady");
     c.set("UpToDate", true, "UpToDate", "");
-    c.set(
-        "Deleting",
-        deleting,
-        if deleting { "DrainingNode" } else { "NotDeleting" },
-        "",
-    );
+    c.either("Deleting", deleting, "DrainingNode", "NotDeleting");
     c.set("Paused", false, "NotPaused", "");
     let mut st = m.get("status").cloned().unwrap_or_else(|| json!({}));
     st["phase"] = json!(phase.as_str());
