@@ -16,6 +16,10 @@
 //!   counters;
 //! - [`Simulator`]: the tokio shell (informers, workers, timer).
 //!
+//! Examples: `fleet` (N clusters straight into the simulator, its own scaling) and
+//! `management-plane` (a standalone simulated management cluster in its own process, with a
+//! kubeconfig: what CI points the scenario tests' `ANYWHERE_TEST_KUBECONFIG` at).
+//!
 //! Every write goes through the store's in-process API (resourceVersion, watch events,
 //! no-op detection), and all simulator state is derived from the objects (due times are
 //! annotations), so a simulator started on a persisted store continues where a stopped or
