@@ -95,41 +95,32 @@ impl FieldSet {
 
     /// Removes `path` and everything below it; prunes emptied parents.
     pub fn remove_subtree(&mut self, path: &[String]) {
-        fn go(node: &mut FieldSet, path: &[String]) -> bool {
-            match path.split_first() {
-                None => true,
-                Some((first, rest)) => {
-                    if let Some(c) = node.children.get_mut(first)
-                        && go(c, rest)
-                    {
-                        node.children.remove(first);
-                    }
-                    node.is_empty()
-                }
-            }
-        }
-        go(self, path);
+        self.remove_at(path, true);
     }
 
     /// Removes the leaf mark of `path` only; prunes emptied parents.
     pub fn remove_leaf(&mut self, path: &[String]) {
-        fn go(node: &mut FieldSet, path: &[String]) -> bool {
-            match path.split_first() {
-                None => {
-                    node.leaf = false;
-                    node.is_empty()
+        self.remove_at(path, false);
+    }
+
+    /// Walks to `path`, drops the node there (`subtree`) or only its leaf mark, and prunes
+    /// the parents this empties. Returns whether this node is now empty.
+    fn remove_at(&mut self, path: &[String], subtree: bool) -> bool {
+        match path.split_first() {
+            None if subtree => true,
+            None => {
+                self.leaf = false;
+                self.is_empty()
+            }
+            Some((first, rest)) => {
+                if let Some(c) = self.children.get_mut(first)
+                    && c.remove_at(rest, subtree)
+                {
+                    self.children.remove(first);
                 }
-                Some((first, rest)) => {
-                    if let Some(c) = node.children.get_mut(first)
-                        && go(c, rest)
-                    {
-                        node.children.remove(first);
-                    }
-                    node.is_empty()
-                }
+                self.is_empty()
             }
         }
-        go(self, path);
     }
 
     /// All leaf paths.
